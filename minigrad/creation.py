@@ -1,0 +1,93 @@
+"""Factories: tensors of zeros, ones, ranges and random numbers (seeded by `manual_seed`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.tensor import Tensor, get_default_dtype
+
+__all__ = ["zeros", "ones", "full", "arange", "eye", "randn", "rand", "manual_seed", "zeros_like",
+           "ones_like", "generator"]
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed minigrad's random numbers (factories, initializers, shuffling) for repeatable runs."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The random generator that `manual_seed` seeds."""
+    return _generator
+
+
+def _shape(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        dims = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: shape must be ints or a tuple of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{op}: negative dimension in shape {dims}")
+    return dims
+
+
+def _make(array: np.ndarray, requires_grad: bool, name: str | None = None) -> Tensor:
+    return Tensor(array, requires_grad=requires_grad, name=name)
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))`."""
+    return _make(np.zeros(_shape(shape, "zeros"), dtype or get_default_dtype()), requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return _make(np.ones(_shape(shape, "ones"), dtype or get_default_dtype()), requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with one value."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if dtype is None:
+        dtype = get_default_dtype() if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+    return _make(np.full(_shape(shape, "full"), fill_value, dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(t.shape, dtype or t.dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(t.shape, dtype or t.dtype), requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop): integers stay integers, floats take the default dtype."""
+    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is None and values.dtype.kind == "f":
+        dtype = get_default_dtype()
+    return _make(values.astype(dtype) if dtype is not None else values, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m)."""
+    return _make(np.eye(n, m, dtype=dtype or get_default_dtype()), requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    dims = _shape(shape, "randn")
+    return _make(_generator.standard_normal(dims).astype(dtype or get_default_dtype()), requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    dims = _shape(shape, "rand")
+    return _make(_generator.random(dims).astype(dtype or get_default_dtype()), requires_grad)

@@ -1,0 +1,267 @@
+"""The autodiff engine: recording switches, scopes, anomaly checks and the backward walk.
+
+Reverse mode in three steps (as micrograd does it, but iteratively):
+1. order the nodes that lead to the output topologically (inputs first);
+2. seed the output's gradient with ones (d out / d out = 1);
+3. walk the order backwards, asking each node for its inputs' gradients (the chain rule) and
+   summing them where a tensor is used more than once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from minigrad.primitives import Function
+    from minigrad.tensor import Tensor
+
+__all__ = [
+    "AnomalyError",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "scope",
+    "detect_anomaly",
+    "backward",
+    "gradients",
+    "topological_order",
+]
+
+
+class AnomalyError(RuntimeError):
+    """An op produced NaN or Inf while `detect_anomaly()` was on."""
+
+
+class _State:
+    """Process-wide switches read on every op; plain attributes keep the hot path cheap."""
+
+    __slots__ = ("grad_enabled", "scopes", "scope_name", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.scopes: list[str] = []
+        self.scope_name = ""
+        self.anomaly = 0
+
+
+STATE = _State()
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off inside a `with` block (or a decorated function)."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self._previous.pop()
+
+
+def no_grad() -> set_grad_enabled:
+    """`with mg.no_grad():` runs ops without recording a graph (inference, optimizer steps)."""
+    return set_grad_enabled(False)
+
+
+def enable_grad() -> set_grad_enabled:
+    """`with mg.enable_grad():` records a graph even inside `no_grad`."""
+    return set_grad_enabled(True)
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph."""
+    return STATE.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Group the nodes created inside under `name` (nested scopes join with '/')."""
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+    STATE.scopes.append(name)
+    STATE.scope_name = "/".join(STATE.scopes)
+    try:
+        yield
+    finally:
+        STATE.scopes.pop()
+        STATE.scope_name = "/".join(STATE.scopes)
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise `AnomalyError` at the first op whose output or gradient holds NaN or Inf."""
+    STATE.anomaly += 1
+    try:
+        yield
+    finally:
+        STATE.anomaly -= 1
+
+
+def count_nonfinite(array: np.ndarray) -> tuple[int, int]:
+    """(number of NaNs, number of infinities) in a float array; (0, 0) for other dtypes."""
+    if array.dtype.kind not in "fc":
+        return 0, 0
+    nans = int(np.isnan(array).sum())
+    return nans, int(array.size - nans - np.isfinite(array).sum())
+
+
+def check_anomaly(node: Function, array: np.ndarray, what: str) -> None:
+    """Raise AnomalyError if `array` (the node's output, or a gradient it made) is not finite."""
+    nans, infs = count_nonfinite(array)
+    if nans or infs:
+        inputs = ", ".join(f"{t.shape} {t.dtype}" for t in node.inputs)
+        where = f" in scope '{node.scope}'" if node.scope else ""
+        found = " and ".join(f"{n} {kind}" for n, kind in ((nans, "NaN"), (infs, "Inf")) if n)
+        raise AnomalyError(f"{node.op}{where}: {what} holds {found} (inputs: {inputs})")
+
+
+def topological_order(root: Tensor) -> list[Function]:
+    """The nodes that `root` depends on, each after all of its inputs' nodes.
+
+    Iterative depth-first search: recursion would fail past Python's depth limit (~1000) on
+    long chains, and a list (not a set) of inputs keeps argument order for drawings and stepping.
+    """
+    order: list[Function] = []
+    if root.op is None:
+        return order
+    seen = set()
+    stack: list[tuple[Function, bool]] = [(root.op, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for t in reversed(node.inputs):
+            if t.op is not None and t.op not in seen:
+                stack.append((t.op, False))
+    return order
+
+
+def _seed(root: Tensor, grad: object) -> Tensor:
+    from minigrad.tensor import Tensor
+
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {root.shape}; a gradient can be created implicitly "
+                "only for a single-element output. Reduce it first (e.g. .sum()) or pass grad=."
+            )
+        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype))
+    seed = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
+    if seed.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {seed.shape} but the output has shape {root.shape}")
+    return seed
+
+
+def walk_backward(
+    root: Tensor,
+    grad: object = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    collect: dict[int, Tensor] | None = None,
+) -> Iterator[tuple[Function, Tensor, tuple[Tensor | None, ...]]]:
+    """Run the backward pass one node at a time, yielding (node, grad_output, grad_inputs).
+
+    With `collect=None` the leaves' `.grad` accumulate (what `backward()` does). With a dict
+    `{id(tensor): None, ...}`, those tensors' gradients are summed into it instead and no `.grad`
+    is touched; the walk does not go past them (what `mg.grad` needs).
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph; create the inputs "
+            "with requires_grad=True (and not inside no_grad())"
+        )
+    if retain_graph is None:
+        retain_graph = create_graph
+    seed = _seed(root, grad)
+
+    def deliver(tensor: Tensor, g: Tensor, grads: dict) -> None:
+        if collect is not None and id(tensor) in collect:
+            previous = collect[id(tensor)]
+            collect[id(tensor)] = g if previous is None else previous + g
+        elif tensor.op is not None:
+            previous = grads.get(tensor.op)
+            grads[tensor.op] = g if previous is None else previous + g
+        elif collect is None:
+            # Leaves accumulate over backward() calls, like PyTorch; out of place, because one
+            # gradient tensor may be handed to several inputs (add passes g to both sides).
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
+
+    previous_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        grads: dict = {}
+        deliver(root, seed, grads)
+        for node in reversed(topological_order(root)):
+            g = grads.pop(node, None)
+            if g is None:  # nothing flows here (upstream of a target, or cut by detach)
+                continue
+            if node.freed:
+                raise RuntimeError(
+                    f"backward: the graph through '{node.op}' was already freed by an earlier "
+                    "backward(); pass retain_graph=True to the first backward() to go through it twice"
+                )
+            node.grad = g
+            grad_inputs = node.backward(g)
+            sent = []
+            for t, gi, needed in zip(node.inputs, grad_inputs, node.needs_input_grad):
+                if not needed or gi is None:
+                    sent.append(None)
+                    continue
+                if gi.shape != t.shape:
+                    gi = _reduce_broadcast(gi, t.shape, node)
+                if STATE.anomaly:
+                    check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
+                deliver(t, gi, grads)
+                sent.append(gi)
+            if not retain_graph:
+                node.free()
+            yield node, g, tuple(sent)
+    finally:
+        STATE.grad_enabled = previous_mode
+
+
+def _reduce_broadcast(g: Tensor, shape: tuple[int, ...], node: Function) -> Tensor:
+    """The adjoint of broadcasting is a sum: fold g back to the input's shape, in one place."""
+    from minigrad import primitives
+
+    if not _broadcastable_to(shape, g.shape):
+        raise RuntimeError(
+            f"{node.op}: backward produced a gradient of shape {g.shape} for an input of shape "
+            f"{shape}; this is a bug in '{node.op}'s backward"
+        )
+    return primitives.SumTo.apply(g, shape=shape)
+
+
+def _broadcastable_to(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    if len(small) > len(big):
+        return False
+    return all(s == b or s == 1 for s, b in zip(small[::-1], big[::-1]))
+
+
+def backward(root: Tensor, grad: object = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d root / d leaf into every leaf's `.grad`."""
+    for _ in walk_backward(root, grad, retain_graph, create_graph):
+        pass
+
+
+def gradients(root: Tensor, inputs: list[Tensor], grad: object = None, retain_graph: bool | None = None,
+              create_graph: bool = False) -> list[Tensor | None]:
+    """d root / d input for each input (leaf or not), without touching any `.grad`."""
+    collect: dict[int, Tensor | None] = {id(t): None for t in inputs}
+    for _ in walk_backward(root, grad, retain_graph, create_graph, collect=collect):
+        pass
+    return [collect[id(t)] for t in inputs]

@@ -1,0 +1,148 @@
+"""Graph inspection for the REPL: `trace` a tensor's graph, step through its backward pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from minigrad.engine import count_nonfinite, topological_order, walk_backward
+from minigrad.primitives import Function
+from minigrad.tensor import Tensor
+
+__all__ = ["Graph", "BackwardStep", "trace", "backward_steps", "summarize"]
+
+
+def summarize(array: np.ndarray | None) -> str:
+    """A short, readable summary of values: the values when tiny, else min/mean/max (+ NaN/Inf)."""
+    if array is None:
+        return "-"
+    array = np.asarray(array)
+    if array.size == 0:
+        return "empty"
+    if array.size <= 4:
+        flat = ", ".join(_number(v) for v in array.reshape(-1))
+        return f"[{flat}]" if array.ndim else flat
+    if array.dtype.kind not in "fc":
+        return f"min {_number(array.min())} max {_number(array.max())}"
+    nans, infs = count_nonfinite(array)
+    finite = array[np.isfinite(array)] if (nans or infs) else array
+    text = (f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
+            if finite.size else "no finite values")
+    bad = ", ".join(f"{n} {kind}" for n, kind in ((nans, "NaN"), (infs, "Inf")) if n)
+    return f"{text} ({bad})" if bad else text
+
+
+def _number(value: Any) -> str:
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@dataclass
+class BackwardStep:
+    """One node of the backward pass: the gradient that reached it and what it sent on."""
+
+    index: int
+    node: Function
+    grad_output: Tensor
+    grad_inputs: tuple[Tensor | None, ...]
+
+    @property
+    def rule(self) -> str:
+        """The local derivative this node applies, e.g. 'd/dx = g·(x > 0)' for relu."""
+        return self.node.rule
+
+    def __repr__(self) -> str:
+        sent = ", ".join("-" if gi is None else f"{gi.shape}: {summarize(gi.data)}" for gi in self.grad_inputs)
+        where = f" [{self.node.scope}]" if self.node.scope else ""
+        return (f"step {self.index}: {self.node.op}{where}  {self.rule}\n"
+                f"  grad_output {self.grad_output.shape}: {summarize(self.grad_output.data)}\n"
+                f"  grad_inputs {sent}")
+
+
+def backward_steps(t: Tensor, grad: Any = None, retain_graph: bool | None = None,
+                   create_graph: bool = False) -> Iterator[BackwardStep]:
+    """The backward pass one node at a time (reverse topological order); to the end = `t.backward()`."""
+    for i, (node, g, sent) in enumerate(walk_backward(t, grad, retain_graph, create_graph)):
+        yield BackwardStep(i, node, g, sent)
+
+
+class Graph:
+    """The computation graph behind a tensor: `.nodes` (inputs first), `.leaves`, `.output`."""
+
+    def __init__(self, output: Tensor) -> None:
+        if not isinstance(output, Tensor):
+            raise TypeError(f"trace: expected a Tensor, got {type(output).__name__}")
+        self.output = output
+        self.nodes: list[Function] = topological_order(output)
+        leaves: dict[int, Tensor] = {}
+        for node in self.nodes:
+            for t in node.inputs:
+                if t.op is None:
+                    leaves.setdefault(id(t), t)
+        if output.op is None:
+            leaves.setdefault(id(output), output)
+        self.leaves: list[Tensor] = list(leaves.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Function]:
+        return iter(self.nodes)
+
+    def backward_steps(self, grad: Any = None, retain_graph: bool | None = None,
+                       create_graph: bool = False) -> Iterator[BackwardStep]:
+        return backward_steps(self.output, grad, retain_graph, create_graph)
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """The table that repr and rich show: index, op, scope, shape, dtype, value, grad."""
+        rows = []
+        for i, t in enumerate(self.leaves):
+            label = t.name or ("param" if t.requires_grad else "const")
+            rows.append((f"L{i}", f"leaf:{label}", "", str(t.shape), str(t.dtype), summarize(t.data),
+                         summarize(t.grad.data) if t.grad is not None else "-"))
+        for i, node in enumerate(self.nodes):
+            out = node.output
+            rows.append((str(i), node.op, node.scope or "", str(out.shape) if out is not None else "?",
+                         str(out.dtype) if out is not None else "?",
+                         summarize(out.data) if out is not None else "?",
+                         summarize(node.grad.data) if node.grad is not None else "-"))
+        return rows
+
+    _HEADER = ("#", "op", "scope", "shape", "dtype", "value", "grad")
+
+    def __repr__(self) -> str:
+        rows = [self._HEADER, *self.rows()]
+        widths = [max(len(r[c]) for r in rows) for c in range(len(self._HEADER))]
+        lines = [f"Graph: {len(self.nodes)} ops, {len(self.leaves)} leaves, output {self.output.shape}"]
+        for r in rows:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        return "\n".join(lines)
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=f"Graph: {len(self.nodes)} ops, {len(self.leaves)} leaves, output {self.output.shape}")
+        for name in self._HEADER:
+            table.add_column(name, justify="right" if name == "#" else "left")
+        for r in self.rows():
+            # Text objects: rich would read "[1, 2]" in a plain string as markup and drop it.
+            table.add_row(*(Text(cell) for cell in r))
+        return table
+
+    def _repr_svg_(self) -> str:
+        """SVG for Jupyter, drawn by viz when it is installed."""
+        try:
+            import viz
+        except ImportError as exc:  # pragma: no cover - viz ships with minigrad's distribution
+            raise ImportError("drawing a Graph needs the viz package (pip install minigrad)") from exc
+        return viz.to_svg(self)
+
+
+def trace(t: Tensor) -> Graph:
+    """The graph that produced `t`, for printing, stepping and drawing."""
+    return Graph(t)

@@ -1,0 +1,593 @@
+"""The primitives: one small class per op, forward (numpy) and backward (Tensor ops) side by side.
+
+A primitive's instance is a node of the graph. `forward` computes the output array from the input
+arrays and saves what the backward needs; `backward(g)` maps the gradient of the output to the
+gradients of the inputs with Tensor operations. The engine runs backward without recording, so
+it costs what numpy costs, unless `create_graph=True`, when the same formula records a graph and
+higher-order derivatives come for free.
+
+Backward may return a gradient with the broadcast (output) shape; the engine folds it back to
+the input's shape in one place (`engine._reduce_broadcast`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from minigrad.engine import STATE, check_anomaly
+from minigrad.tensor import Tensor, get_default_dtype
+
+__all__ = ["Function"]
+
+
+class Function:
+    """A node: which op, its inputs in argument order, its attributes and scope, its output."""
+
+    __slots__ = ("inputs", "attrs", "scope", "needs_input_grad", "saved", "_output", "freed", "grad",
+                 "composite", "__weakref__")
+    op = "function"  # the op's name, as graphs and errors show it
+    rule = ""  # the local derivative, for backward_steps and drawings
+    saved_names: tuple[str, ...] = ()  # names of what `saved` holds, for drawings
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
+        node = object.__new__(cls)
+        node.attrs = attrs
+        node.saved = None
+        try:
+            data = node.forward(*[t.data for t in inputs])
+        except (ValueError, IndexError, TypeError) as exc:
+            raise type(exc)(node.explain_error(inputs, exc)) from None
+        requires_grad = STATE.grad_enabled and any(t.requires_grad for t in inputs)
+        out = Tensor._wrap(data, requires_grad)
+        if requires_grad:
+            node.inputs = inputs
+            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            node.scope = STATE.scope_name
+            node._output = weakref.ref(out)
+            node.freed = False
+            node.grad = None
+            node.composite = None
+            out.op = node
+            if STATE.anomaly:
+                check_anomaly(node, data, "its output")
+        elif STATE.anomaly:
+            node.inputs, node.scope = inputs, STATE.scope_name
+            check_anomaly(node, data, "its output")
+        return out
+
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain_error(self, inputs: tuple[Tensor, ...], exc: Exception) -> str:
+        shapes = " and ".join(str(t.shape) for t in inputs)
+        if "broadcast" in str(exc):
+            return f"{self.op}: shapes {shapes} cannot be broadcast together (numpy broadcasting rules)"
+        return f"{self.op}: {exc} (input shapes {shapes})"
+
+    @property
+    def output(self) -> Tensor | None:
+        """The tensor this node made (None once nothing holds it any more)."""
+        return self._output()
+
+    def free(self) -> None:
+        """Drop what backward needed; a second backward through this node then raises."""
+        self.freed = True
+        self.saved = None
+
+    def __repr__(self) -> str:
+        out = self.output
+        shape = out.shape if out is not None else "?"
+        dtype = out.dtype if out is not None else "?"
+        where = f" scope={self.scope!r}" if self.scope else ""
+        attrs = "".join(f" {k}={v!r}" for k, v in self.attrs.items() if not k.startswith("_"))
+        inputs = ", ".join(str(t.shape) for t in self.inputs)
+        return f"<{self.op}{where}{attrs} ({inputs}) -> {shape} {dtype}>"
+
+
+def _const(array: np.ndarray) -> Tensor:
+    """A constant (no gradient) tensor for masks and saved values used in backward formulas."""
+    return Tensor._wrap(array)
+
+
+# ----- elementwise binary ops --------------------------------------------------------------
+
+class Add(Function):
+    op, rule = "add", "d/da = g, d/db = g"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    op, rule = "sub", "d/da = g, d/db = -g"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    op, rule = "mul", "d/da = g·b, d/db = g·a"
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Function):
+    op, rule = "div", "d/da = g/b, d/db = -g·a/b²"
+
+    def forward(self, a, b):
+        out = a / b
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            out = out.astype(get_default_dtype())  # int / int -> default float, as in PyTorch
+        return out
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None
+        return ga, gb
+
+
+class Pow(Function):
+    op, rule = "pow", "d/da = g·b·a^(b-1), d/db = g·a^b·log(a)"
+
+    def forward(self, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
+            raise ValueError("pow: integer tensors raised to negative integer powers; use floats")
+        return np.power(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            # a = 0 contributes 0 (0^b is flat in b for b > 0), as PyTorch does; log of a
+            # negative base is NaN, because a^b is not real there.
+            safe_a = where(_const(a.data == 0), _const(np.ones((), a.dtype)), a)
+            gb = g * self.output * safe_a.log()
+        return ga, gb
+
+
+class Maximum(Function):
+    op, rule = "maximum", "g goes to the larger input; ties split it evenly"
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        return _pick_larger(self.inputs, g, np.greater)
+
+
+class Minimum(Function):
+    op, rule = "minimum", "g goes to the smaller input; ties split it evenly"
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        return _pick_larger(self.inputs, g, np.less)
+
+
+def _pick_larger(inputs, g, better):
+    a, b = inputs[0].data, inputs[1].data
+    dtype = g.dtype
+    wins_a = better(a, b).astype(dtype) + 0.5 * (a == b).astype(dtype)
+    return g * _const(wins_a), g * _const(1 - wins_a)
+
+
+class Where(Function):
+    op, rule = "where", "d/da = g where cond, d/db = g elsewhere"
+
+    def forward(self, a, b):
+        self.saved = self.attrs["_condition"]
+        return np.where(self.saved, a, b)
+
+    def backward(self, g):
+        cond = _const(self.saved)
+        zero = _const(np.zeros((), g.dtype))
+        need_a, need_b = self.needs_input_grad
+        return (where(cond, g, zero) if need_a else None), (where(cond, zero, g) if need_b else None)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise `a if condition else b` (numpy broadcasting); gradients flow to a and b."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    a_t = a if isinstance(a, Tensor) else None
+    b_t = b if isinstance(b, Tensor) else None
+    like = a_t if a_t is not None else b_t
+    if like is None:
+        like = Tensor(np.asarray(a))
+    a_t = a_t if a_t is not None else like._operand(a)
+    b_t = b_t if b_t is not None else like._operand(b)
+    return Where.apply(a_t, b_t, _condition=cond)
+
+
+# ----- elementwise unary ops ---------------------------------------------------------------
+
+class Neg(Function):
+    op, rule = "neg", "d/dx = -g"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Exp(Function):
+    op, rule = "exp", "d/dx = g·exp(x)"
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        return (g * self.output,)
+
+
+class Log(Function):
+    op, rule = "log", "d/dx = g/x"
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        return (g / self.inputs[0],)
+
+
+class Sqrt(Function):
+    op, rule = "sqrt", "d/dx = g/(2·sqrt(x))"
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        return (g / (2 * self.output),)
+
+
+class Abs(Function):
+    op, rule = "abs", "d/dx = g·sign(x)"
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        return (g * _const(np.sign(self.inputs[0].data)),)
+
+
+class Tanh(Function):
+    op, rule = "tanh", "d/dx = g·(1 - tanh(x)²)"
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        out = self.output
+        return (g * (1 - out * out),)
+
+
+class Sigmoid(Function):
+    op, rule = "sigmoid", "d/dx = g·s·(1 - s), s = sigmoid(x)"
+
+    def forward(self, x):
+        # exp(-|x|) never overflows: sigmoid(x) = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) otherwise
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1, e) / (1 + e)
+
+    def backward(self, g):
+        s = self.output
+        return (g * s * (1 - s),)
+
+
+class Relu(Function):
+    op, rule = "relu", "d/dx = g·(x > 0)"
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return (g * _const((self.inputs[0].data > 0).astype(g.dtype)),)
+
+
+class Clip(Function):
+    op, rule = "clip", "d/dx = g·(lo <= x <= hi)"
+
+    def forward(self, x):
+        lo, hi = self.attrs["lo"], self.attrs["hi"]
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of lo and hi")
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        inside = np.ones(x.shape, dtype=bool)
+        if self.attrs["lo"] is not None:
+            inside &= x >= self.attrs["lo"]
+        if self.attrs["hi"] is not None:
+            inside &= x <= self.attrs["hi"]
+        return (g * _const(inside.astype(g.dtype)),)
+
+
+class Cast(Function):
+    op, rule = "cast", "d/dx = g (in x's dtype)"
+
+    def forward(self, x):
+        return x.astype(self.attrs["dtype"])
+
+    def backward(self, g):
+        return (g.astype(self.inputs[0].dtype),)
+
+
+# ----- matrix product ----------------------------------------------------------------------
+
+class MatMul(Function):
+    op, rule = "matmul", "d/dA = g·Bᵀ, d/dB = Aᵀ·g"
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def explain_error(self, inputs, exc):
+        a, b = inputs
+        if a.ndim == 0 or b.ndim == 0:
+            return f"matmul: needs tensors with at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        k_a = a.shape[-1]
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if k_a != k_b:
+            return f"matmul: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})"
+        return f"matmul: shapes {a.shape} and {b.shape} have batch dimensions that cannot be broadcast"
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        # Treat 1-d operands as matrices (a row, b a column), as numpy's matmul defines them.
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g2 = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if a.ndim == 1 and b.ndim > 1 else g
+        if b.ndim == 1:
+            g2 = g2.reshape(g2.shape + (1,))
+        ga = gb = None
+        if need_a:
+            ga = g2 @ b2.swapaxes(-1, -2)
+            if a.ndim == 1:
+                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if need_b:
+            gb = a2.swapaxes(-1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb.reshape(gb.shape[:-1])
+        return ga, gb
+
+
+# ----- reductions --------------------------------------------------------------------------
+
+def _keepdims_shape(shape, axis):
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    op, rule = "sum", "d/dx = g broadcast back to x's shape"
+
+    def forward(self, x):
+        return np.asarray(np.sum(x, axis=self.attrs["axis"], keepdims=self.attrs["keepdims"]))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return (g.reshape(_keepdims_shape(x.shape, self.attrs["axis"])).broadcast_to(x.shape),)
+
+
+class Mean(Function):
+    op, rule = "mean", "d/dx = g/n broadcast back to x's shape"
+
+    def forward(self, x):
+        axis = self.attrs["axis"]
+        if x.size == 0:
+            raise ValueError(f"mean: the tensor of shape {x.shape} is empty")
+        if x.dtype.kind in "iub":
+            x = x.astype(get_default_dtype())
+        return np.asarray(np.mean(x, axis=axis, keepdims=self.attrs["keepdims"]))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        axis = self.attrs["axis"]
+        count = x.size if axis is None else int(np.prod([x.shape[i] for i in axis]))
+        g = g.reshape(_keepdims_shape(x.shape, axis)) * (1.0 / count)
+        return (g.broadcast_to(x.shape),)
+
+
+class Max(Function):
+    op, rule = "max", "g goes to the largest element(s); ties split it evenly"
+    pick = staticmethod(np.max)
+
+    def forward(self, x):
+        if x.size == 0:
+            raise ValueError(f"{self.op}: the tensor of shape {x.shape} is empty")
+        return np.asarray(self.pick(x, axis=self.attrs["axis"], keepdims=self.attrs["keepdims"]))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        keep = _keepdims_shape(x.shape, self.attrs["axis"])
+        out = self.output.data.reshape(keep)
+        winners = (x.data == out).astype(g.dtype)
+        winners /= winners.sum(axis=self.attrs["axis"], keepdims=True)
+        return (g.reshape(keep) * _const(winners),)
+
+
+class Min(Max):
+    op, rule = "min", "g goes to the smallest element(s); ties split it evenly"
+    pick = staticmethod(np.min)
+
+
+# ----- shape ops ---------------------------------------------------------------------------
+
+class Reshape(Function):
+    op, rule = "reshape", "d/dx = g reshaped to x's shape"
+
+    def forward(self, x):
+        return x.reshape(self.attrs["shape"])
+
+    def explain_error(self, inputs, exc):
+        return (f"reshape: cannot reshape a tensor of shape {inputs[0].shape} ({inputs[0].size} elements) "
+                f"into shape {self.attrs['shape']}")
+
+    def backward(self, g):
+        return (g.reshape(self.inputs[0].shape),)
+
+
+class Transpose(Function):
+    op, rule = "transpose", "d/dx = g with the axes permuted back"
+
+    def forward(self, x):
+        return np.transpose(x, self.attrs["axes"])
+
+    def explain_error(self, inputs, exc):
+        return f"transpose: axes {self.attrs['axes']} are not a permutation of the {inputs[0].ndim} axes of {inputs[0].shape}"
+
+    def backward(self, g):
+        return (g.transpose(tuple(np.argsort(self.attrs["axes"]))),)
+
+
+class BroadcastTo(Function):
+    op, rule = "broadcast_to", "d/dx = g summed over the broadcast axes"
+
+    def forward(self, x):
+        return np.broadcast_to(x, self.attrs["shape"])
+
+    def explain_error(self, inputs, exc):
+        return f"broadcast_to: cannot broadcast shape {inputs[0].shape} to {self.attrs['shape']}"
+
+    def backward(self, g):
+        return (g,)  # the engine sums g back to x's shape
+
+
+class SumTo(Function):
+    op, rule = "sum_to", "d/dx = g broadcast back to x's shape"
+
+    def forward(self, x):
+        shape = self.attrs["shape"]
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+        out = np.sum(x, axis=axes, keepdims=True) if axes else x
+        return out.reshape(shape)
+
+    def backward(self, g):
+        return (g.broadcast_to(self.inputs[0].shape),)
+
+
+def _is_basic_index(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    op, rule = "getitem", "d/dx = zeros with g scatter-added at the index"
+
+    def forward(self, x):
+        return np.asarray(x[self.attrs["index"]])
+
+    def explain_error(self, inputs, exc):
+        return f"getitem: index {self.attrs['index']!r} does not fit a tensor of shape {inputs[0].shape}: {exc}"
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return (ScatterAdd.apply(g, shape=x.shape, index=self.attrs["index"]),)
+
+
+class ScatterAdd(Function):
+    op, rule = "scatter_add", "d/dg = g indexed the same way"
+
+    def forward(self, g):
+        out = np.zeros(self.attrs["shape"], dtype=g.dtype)
+        index = self.attrs["index"]
+        if _is_basic_index(index):
+            out[index] = g  # basic indexing never repeats an element
+        else:
+            np.add.at(out, index, g)  # integer arrays may repeat: every use adds
+        return out
+
+    def backward(self, g):
+        return (g[self.attrs["index"]],)
+
+
+class Concatenate(Function):
+    op, rule = "concatenate", "each input gets its slice of g"
+
+    def forward(self, *xs):
+        return np.concatenate(xs, axis=self.attrs["axis"])
+
+    def explain_error(self, inputs, exc):
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        return f"concatenate: shapes {shapes} must match except along axis {self.attrs['axis']}"
+
+    def backward(self, g):
+        axis = self.attrs["axis"] % g.ndim
+        grads, start = [], 0
+        for t, need in zip(self.inputs, self.needs_input_grad):
+            stop = start + t.shape[axis]
+            index = (slice(None),) * axis + (slice(start, stop),)
+            grads.append(g[index] if need else None)
+            start = stop
+        return tuple(grads)
+
+
+class Stack(Function):
+    op, rule = "stack", "each input gets its slice of g"
+
+    def forward(self, *xs):
+        return np.stack(xs, axis=self.attrs["axis"])
+
+    def explain_error(self, inputs, exc):
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        return f"stack: all inputs need the same shape, got {shapes}"
+
+    def backward(self, g):
+        axis = self.attrs["axis"] % g.ndim
+        return tuple(g[(slice(None),) * axis + (i,)] if need else None
+                     for i, need in enumerate(self.needs_input_grad))
+
+
+def concatenate(tensors: list[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    return Stack.apply(*tensors, axis=axis)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger of a and b (ties split the gradient)."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return Maximum.apply(a, a._operand(b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller of a and b (ties split the gradient)."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    return Minimum.apply(a, a._operand(b))

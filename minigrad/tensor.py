@@ -1,0 +1,413 @@
+"""The Tensor: a numpy array plus what autodiff needs (requires_grad, .grad, the node that made it)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterator
+
+import numpy as np
+
+from minigrad import engine
+from minigrad.engine import STATE
+
+__all__ = ["Tensor", "tensor", "set_default_dtype", "get_default_dtype"]
+
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Dtype for Python floats and lists of floats: "float32" (the default) or "float64"."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"set_default_dtype: expected float16, float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python floats become."""
+    return _default_dtype
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    else:
+        array = np.asarray(data)  # Python scalars and nested lists
+        if array.dtype == np.float64:
+            array = array.astype(_default_dtype)
+    if array.dtype.kind == "O":
+        raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} data (object array)")
+    if array.dtype.kind == "c":
+        raise TypeError("Tensor: complex numbers are not supported")
+    return array
+
+
+class Tensor:
+    """An n-d array that records how it was made, so gradients can flow back through it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "op", "name", "__weakref__")
+    __array_priority__ = 1000  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.op = None
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """Fast constructor for ops: `data` is already an ndarray of the right dtype."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.op = None
+        t.name = None
+        return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark this leaf as a variable to differentiate with respect to."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad=True needs a float tensor, but this one is {self.data.dtype}: "
+                "only floating point values have gradients. Pass dtype='float32' (or convert with "
+                ".astype('float32')) to differentiate with respect to it."
+            )
+        if self.op is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: only leaves can stop requiring grad; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # ----- attributes ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values as a new leaf that is cut off from the graph."""
+        return Tensor._wrap(self.data)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to `dtype` (differentiable between float dtypes)."""
+        from minigrad import primitives
+
+        return primitives.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d self / d leaf into each leaf's `.grad` (reverse-mode autodiff)."""
+        engine.backward(self, grad, retain_graph, create_graph)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.data.dtype}")
+        return int(self.item())
+
+    __hash__ = object.__hash__  # tensors are identities (usable as dict keys), like PyTorch's
+
+    def __repr__(self) -> str:
+        from minigrad.graph import summarize
+
+        extras = []
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        if self.op is not None:
+            extras.append(f"op={self.op.op}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.data.size <= 12:
+            body = np.array2string(self.data, precision=4, separator=", ", suppress_small=True)
+            body = body.replace("\n", "\n       ")
+        else:
+            body = summarize(self.data)
+        tail = (", " + ", ".join(extras)) if extras else ""
+        return f"Tensor({body}, shape={self.shape}, dtype={self.dtype}{tail})"
+
+    # ----- operators ----------------------------------------------------------------------
+    def _operand(self, other: Any) -> Tensor:
+        """Turn the other side of a binary op into a Tensor; a Python scalar takes our dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, numbers.Number)) and not isinstance(other, np.generic):
+            kind = self.data.dtype.kind
+            if isinstance(other, float) and kind not in "fc":
+                return Tensor._wrap(np.asarray(other, dtype=_default_dtype))
+            if isinstance(other, bool) and kind == "b":
+                return Tensor._wrap(np.asarray(other))
+            return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
+        return Tensor(other)
+
+    def __add__(self, other: Any) -> Tensor:
+        return P.Add.apply(self, self._operand(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return P.Add.apply(self._operand(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return P.Sub.apply(self, self._operand(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return P.Sub.apply(self._operand(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return P.Mul.apply(self, self._operand(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return P.Mul.apply(self._operand(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return P.Div.apply(self, self._operand(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return P.Div.apply(self._operand(other), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return P.Pow.apply(self, self._operand(other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return P.Pow.apply(self._operand(other), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return P.MatMul.apply(self, self._operand(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return P.MatMul.apply(self._operand(other), self)
+
+    def __neg__(self) -> Tensor:
+        return P.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return P.GetItem.apply(self, index=_plain_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.requires_grad and STATE.grad_enabled:
+            raise RuntimeError(
+                "setitem: writing into a tensor that requires grad would corrupt its gradient; "
+                "do it inside `with mg.no_grad():` or build a new tensor with mg.where"
+            )
+        self.data[_plain_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # Comparisons make boolean tensors and never carry gradient.
+    def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
+        other_data = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._wrap(np.asarray(ufunc(self.data, other_data)))
+        except ValueError:
+            other_shape = other.shape if isinstance(other, Tensor) else np.shape(other)
+            raise ValueError(
+                f"{ufunc.__name__}: shapes {self.shape} and {tuple(other_shape)} cannot be broadcast together"
+            ) from None
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    # ----- math ---------------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return P.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return P.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return P.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return P.Abs.apply(self)
+
+    def tanh(self) -> Tensor:
+        return P.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return P.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return P.Relu.apply(self)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        """Values limited to [lo, hi]; the gradient passes where lo <= x <= hi."""
+        return P.Clip.apply(self, lo=lo, hi=hi)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return P.Sum.apply(self, axis=_axes(axis, self.ndim, "sum"), keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return P.Mean.apply(self, axis=_axes(axis, self.ndim, "mean"), keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return P.Max.apply(self, axis=_axes(axis, self.ndim, "max"), keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return P.Min.apply(self, axis=_axes(axis, self.ndim, "min"), keepdims=keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the largest value (an integer tensor, no gradient)."""
+        return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return P.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions start_dim..end_dim into one (all of them by default)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        return self.reshape(shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes (numpy-style); no argument reverses them, like `.T`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        return P.Transpose.apply(self, axes=tuple(int(a) for a in axes))
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return self.transpose(axes)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return P.BroadcastTo.apply(self, shape=tuple(shape))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        from minigrad import functional
+
+        return functional.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        from minigrad import functional
+
+        return functional.log_softmax(self, axis=axis)
+
+
+def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """Normalise an axis argument to a sorted tuple of non-negative ints (None = all)."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _plain_index(index: Any) -> Any:
+    """Indices may hold Tensors (integer arrays, boolean masks); numpy wants arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
+    """Make a Tensor (same as `Tensor(...)`)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+from minigrad import primitives as P  # noqa: E402  (primitives build on Tensor)

@@ -1,0 +1,141 @@
+"""Function transforms in JAX's style: `grad`, `jacobian`, and `gradcheck` against finite differences."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from minigrad.engine import STATE, enable_grad, gradients, no_grad
+from minigrad.primitives import stack
+from minigrad.tensor import Tensor
+
+__all__ = ["grad", "jacobian", "gradcheck", "GradcheckError"]
+
+
+class GradcheckError(AssertionError):
+    """The analytic gradient disagrees with central finite differences."""
+
+
+def _variable(x: Any) -> Tensor:
+    """A tensor we can differentiate with respect to, still connected to any outer graph.
+
+    Inside `grad(grad(f))` the outer transform's variable reaches the inner one; the inner one
+    must stay differentiable with respect to it, so it is passed through an identity op rather
+    than detached.
+    """
+    t = x if isinstance(x, Tensor) else Tensor(x)
+    if t.dtype.kind != "f":
+        t = Tensor._wrap(t.data.astype(np.result_type(t.data.dtype, np.float32)))
+    if t.requires_grad and STATE.grad_enabled:
+        return t + 0
+    return Tensor._wrap(t.data, requires_grad=True)
+
+
+def _as_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """d f / d args[argnums] for a scalar-valued f; composes: `grad(grad(f))`."""
+    which = _as_tuple(argnums)
+
+    def grad_f(*args: Any) -> Any:
+        if max(which, default=-1) >= len(args):
+            raise ValueError(f"grad: argnums {argnums} but the function got {len(args)} arguments")
+        args = list(args)
+        outer = any(isinstance(args[i], Tensor) and args[i].requires_grad for i in which)
+        variables = [_variable(args[i]) for i in which]
+        for i, v in zip(which, variables):
+            args[i] = v
+        with enable_grad():
+            out = f(*args)
+        if not isinstance(out, Tensor) or out.size != 1:
+            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(f"grad: f must return a one-element Tensor, got {shape}; use mg.jacobian for vectors")
+        if not out.requires_grad:
+            grads = [None] * len(variables)
+        else:
+            grads = gradients(out.reshape(()), variables, create_graph=outer and STATE.grad_enabled)
+        result = tuple(g if g is not None else Tensor._wrap(np.zeros(v.shape, v.dtype))
+                       for g, v in zip(grads, variables))
+        return result[0] if isinstance(argnums, int) else result
+
+    grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return grad_f
+
+
+def jacobian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
+    """J[i..., j...] = d f(x)[i...] / d x[j...], a Tensor of shape out.shape + x.shape."""
+    outer = isinstance(x, Tensor) and x.requires_grad and STATE.grad_enabled
+    v = _variable(x)
+    with enable_grad():
+        out = f(v)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
+    rows = []
+    for i in range(out.size):
+        seed = np.zeros(out.size, dtype=out.dtype)
+        seed[i] = 1
+        g = None
+        if out.requires_grad:
+            (g,) = gradients(out, [v], grad=Tensor._wrap(seed.reshape(out.shape)), retain_graph=True,
+                             create_graph=outer)
+        rows.append(g if g is not None else Tensor._wrap(np.zeros(v.shape, v.dtype)))
+    if not rows:
+        return Tensor._wrap(np.zeros(out.shape + v.shape, v.dtype))
+    return stack(rows).reshape(out.shape + v.shape)
+
+
+def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3) -> bool:
+    """Compare f's analytic Jacobian with central finite differences, in float64.
+
+    Every float input is checked; integer inputs (labels, indices) are passed through. Returns
+    True, or raises GradcheckError naming the input, the worst element, analytic and numeric.
+    """
+    arrays = [np.asarray(x.data if isinstance(x, Tensor) else x) for x in inputs]
+    checked = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    if not checked:
+        raise ValueError("gradcheck: no float inputs to check")
+    arrays = [a.astype(np.float64) if i in checked else a for i, a in enumerate(arrays)]
+
+    def call(values: list[np.ndarray], requires: bool) -> tuple[Tensor, list[Tensor]]:
+        ts = [Tensor(v.copy(), requires_grad=requires and i in checked) for i, v in enumerate(values)]
+        return f(*ts), ts
+
+    with enable_grad():
+        out, ts = call(arrays, True)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: f must return a Tensor, got {type(out).__name__}")
+    if out.dtype != np.float64:
+        raise TypeError(f"gradcheck: f returned {out.dtype} from float64 inputs; it must compute in float64")
+    variables = [ts[i] for i in checked]
+    for k in range(out.size):
+        seed = np.zeros(out.size)
+        seed[k] = 1
+        analytic = gradients(out, variables, grad=Tensor(seed.reshape(out.shape)), retain_graph=True) \
+            if out.requires_grad else [None] * len(variables)
+        for which, i in enumerate(checked):
+            a = analytic[which]
+            a = np.zeros(arrays[i].shape) if a is None else a.data
+            numeric = np.zeros(arrays[i].shape)
+            with no_grad():
+                for j in np.ndindex(arrays[i].shape):
+                    values = list(arrays)
+                    for sign in (1, -1):
+                        bumped = arrays[i].copy()
+                        bumped[j] += sign * eps
+                        values[i] = bumped
+                        numeric[j] += sign * np.asarray(call(values, False)[0].data).reshape(-1)[k]
+            numeric /= 2 * eps
+            error = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
+            if (error > 0).any() or not np.isfinite(a).all():
+                j = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(error), error, np.inf))), a.shape)
+                where = f" of output element {np.unravel_index(k, out.shape)}" if out.size > 1 else ""
+                raise GradcheckError(
+                    f"gradcheck: gradient{where} with respect to input {i} (shape {arrays[i].shape}) is wrong "
+                    f"at index {tuple(int(v) for v in j)}: analytic {a[j]:.8g}, numeric {numeric[j]:.8g} "
+                    f"(atol={atol}, rtol={rtol})"
+                )
+    return True
