@@ -1,0 +1,102 @@
+"""Fused loss primitives: softmax + cross-entropy and sigmoid + binary cross-entropy as single nodes.
+
+Each is one node of the graph whose forward never forms log(softmax) or log(sigmoid) from rounded
+probabilities, so it stays finite and accurate in float32 for logits of any size, and whose backward
+is the short formula the algebra collapses to (p − y). Users call them through
+`minigrad.functional` (`F.softmax_cross_entropy`, `F.sigmoid_binary_cross_entropy`), which checks
+the labels; these classes assume checked inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.engine import STATE
+from minigrad.primitives import Function
+from minigrad.tensor import Tensor
+
+__all__ = ["SigmoidBinaryCrossEntropy", "SoftmaxCrossEntropy"]
+
+
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return np.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def _grad_scale(g: Tensor, reduction: str, shape: tuple[int, ...], count: int) -> Tensor:
+    """The upstream gradient per element: g/count for mean, g for sum, g itself for none."""
+    if reduction == "none":
+        return g.reshape(shape)
+    g = g.reshape((1,) * len(shape))
+    return g * (1.0 / count) if reduction == "mean" else g
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss_n = logsumexp(z_n) − z_n[y_n] (or −Σ_c y_nc·log_softmax(z_n)_c for probability rows)."""
+
+    # NOTE: exists for numerical stability: log(softmax(z)) from rounded probabilities is -inf/nan for large logits.
+    op, rule = "softmax_cross_entropy", "d/dz = (p − y)/N"
+    saved_names = ("p",)
+
+    def forward(self, z, labels):
+        # One pass: shift, exp, sum and log once each; p is kept for the backward.
+        m = z.max(axis=-1, keepdims=True)
+        shifted = z - m
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True)
+        log_total = np.log(total)
+        p = e / total
+        self.saved = p
+        if labels.ndim == 1:  # class indices
+            loss = log_total[:, 0] - shifted[np.arange(z.shape[0]), labels]
+        else:  # probability rows: −Σ y·(shifted − log_total)
+            loss = log_total[:, 0] * labels.sum(axis=-1) - (labels * shifted).sum(axis=-1)
+        return _reduce(loss, self.attrs["reduction"])
+
+    def backward(self, g):
+        from minigrad import functional as F  # functional imports this module
+
+        z, labels = self.inputs
+        n = z.shape[0]
+        scale = _grad_scale(g, self.attrs["reduction"], (n, 1), n)
+        # Recording (create_graph): rebuild p from z so second derivatives flow through it.
+        p = F.softmax(z, axis=-1) if STATE.grad_enabled else Tensor._wrap(self.saved)
+        need_z, need_labels = self.needs_input_grad
+        dz = dlabels = None
+        if need_z:
+            if labels.ndim == 1:
+                onehot = np.zeros(z.shape, dtype=z.dtype)
+                onehot[np.arange(n), labels.data] = 1
+                dz = (p - Tensor._wrap(onehot)) * scale
+            else:
+                # p·Σy − y, which is p − y when each row of y sums to 1
+                dz = (p * labels.sum(axis=-1, keepdims=True) - labels) * scale
+        if need_labels:
+            dlabels = -F.log_softmax(z, axis=-1) * scale
+        return dz, dlabels
+
+
+class SigmoidBinaryCrossEntropy(Function):
+    """loss = max(z, 0) − z·y + log1p(exp(−|z|)), elementwise: −y·log σ(z) − (1−y)·log(1−σ(z))."""
+
+    # NOTE: exists for numerical stability: log(sigmoid(z)) from a rounded sigmoid is -inf once σ(z) rounds to 0 or 1.
+    op, rule = "sigmoid_binary_cross_entropy", "d/dz = (σ(z) − y)/N"
+    saved_names = ("sigmoid",)
+
+    def forward(self, z, y):
+        e = np.exp(-np.abs(z))  # never overflows
+        self.saved = np.where(z >= 0, 1, e) / (1 + e)  # σ(z), stable on both sides
+        loss = np.maximum(z, 0) - z * y + np.log1p(e)
+        return _reduce(loss, self.attrs["reduction"])
+
+    def backward(self, g):
+        z, y = self.inputs
+        scale = _grad_scale(g, self.attrs["reduction"], z.shape, z.size)
+        s = z.sigmoid() if STATE.grad_enabled else Tensor._wrap(self.saved)
+        need_z, need_y = self.needs_input_grad
+        dz = (s - y) * scale if need_z else None
+        dy = -z * scale if need_y else None
+        return dz, dy

@@ -1,0 +1,237 @@
+"""Keras-style losses: `loss(y_true, y_pred)` returns a scalar Tensor (the mean over the batch).
+
+With `from_logits=False` on an output that `F.softmax` / a sigmoid made, the loss recovers that
+op's input logits and uses the fused op (`F.softmax_cross_entropy`, `F.sigmoid_binary_cross_entropy`),
+which stays finite and exact where log(probabilities) would not; it says so once per loss object.
+Layers should make their outputs with `F.softmax` / `F.sigmoid`, which mark the output with its
+logits (`Tensor._logits`) even under `no_grad`, so `evaluate` recovers them as `fit` does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minigrad import functional as F
+from minigrad.engine import scope
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Loss",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "get",
+]
+
+EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
+
+# Keras' reduction names and ours: the mean over the batch is Keras' "sum_over_batch_size".
+_REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "auto": "mean", "sum": "sum", "none": "none",
+               None: "none"}
+
+
+class Loss:
+    """A loss called Keras' way, `loss(y_true, y_pred)`, returning a scalar Tensor (or per-sample losses)."""
+
+    default_name = "loss"
+
+    def __init__(self, reduction: str | None = "mean", name: str | None = None) -> None:
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of 'mean' (Keras' "
+                             f"'sum_over_batch_size'), 'sum' or 'none', got {reduction!r}")
+        self.reduction = _REDUCTIONS[reduction]
+        self.name = name or self.default_name
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(y_pred)
+        if y_pred.dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}: y_pred must be a float tensor (the model's outputs), "
+                            f"got {y_pred.dtype}")
+        with scope(self.name):
+            return self.call(y_true, y_pred)
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "reduction": self.reduction}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def _per_sample(self, loss: Tensor) -> Tensor:
+        """Elementwise losses (N, ...) averaged over the non-batch axes, then reduced over the batch."""
+        if loss.ndim > 1:
+            loss = loss.mean(axis=tuple(range(1, loss.ndim)))
+        if self.reduction == "mean":
+            return loss.mean()
+        return loss.sum() if self.reduction == "sum" else loss
+
+
+def _same_shape(name: str, y_true: Any, y_pred: Tensor) -> Any:
+    """Keras squeezes or expands a trailing axis of size 1, so (N,) targets fit (N, 1) outputs."""
+    shape = y_true.shape if isinstance(y_true, Tensor) else np.shape(y_true)
+    if tuple(shape) == y_pred.shape:
+        return y_true
+    if int(np.prod(shape)) == y_pred.size and (tuple(shape) + (1,) == y_pred.shape
+                                               or tuple(shape) == y_pred.shape + (1,)):
+        return y_true.reshape(y_pred.shape) if isinstance(y_true, Tensor) else np.reshape(y_true, y_pred.shape)
+    raise ValueError(f"{name}: y_true has shape {tuple(shape)} but y_pred has shape {y_pred.shape}; "
+                     "give one target per output")
+
+
+class _ProbabilisticLoss(Loss):
+    """Shared by the cross-entropies: from_logits, logit recovery, and the two warnings."""
+
+    activation = "softmax"  # the op whose output this loss expects when from_logits=False
+
+    def __init__(self, from_logits: bool = False, reduction: str | None = "mean", name: str | None = None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self._warned = False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, **super().get_config()}
+
+    def recovered_logits(self, y_pred: Tensor) -> Tensor | None:
+        """The logits y_pred was made from by a softmax over its last axis (sigmoid), else None."""
+        node = y_pred.op
+        if node is not None:
+            composite = node.composite
+            if (self.activation == "softmax" and composite and composite[0] == "softmax"
+                    and composite[2] in (-1, y_pred.ndim - 1)):
+                return composite[1]
+            if self.activation == "sigmoid" and node.op == "sigmoid":
+                return node.inputs[0]
+        marked = y_pred._logits  # set by F.softmax / F.sigmoid, also under no_grad where op is None
+        if marked is not None and marked[0] == self.activation:
+            return marked[1]
+        return None
+
+    def _warn_once(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(message, UserWarning, stacklevel=5)  # the caller of loss(...)
+
+    def logits_or_none(self, y_pred: Tensor) -> Tensor | None:
+        """y_pred itself when from_logits, the recovered logits when possible, else None (clip)."""
+        recovered = self.recovered_logits(y_pred)
+        who = type(self).__name__
+        if self.from_logits:
+            if recovered is not None:
+                self._warn_once(
+                    f"{who}(from_logits=True) got an output made by a {self.activation}: it looks like "
+                    f"probabilities, not logits. Use a linear output layer with from_logits=True, or keep "
+                    f"the {self.activation} and pass from_logits=False.")
+            return y_pred
+        if recovered is not None:
+            self._warn_once(
+                f"{who}: y_pred was made by a {self.activation}, so this loss recovered the logits and used "
+                f"the fused, numerically stable loss on them. To silence this, use a linear output layer with "
+                f"from_logits=True, or warnings.filterwarnings('ignore', message='.*recovered the logits').")
+        return recovered
+
+
+class _CategoricalLoss(_ProbabilisticLoss):
+    """Cross-entropy over C classes per row: the fused op on logits, else the clipped composite."""
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        if y_pred.ndim != 2:
+            raise ValueError(f"{type(self).__name__}: y_pred must have shape (N, C) (one row of C class "
+                             f"scores per example), got {y_pred.shape}")
+        labels = self.labels(y_true, y_pred)
+        logits = self.logits_or_none(y_pred)
+        if logits is not None:
+            return F.softmax_cross_entropy(logits, labels, reduction=self.reduction)
+        return F.cross_entropy(_clipped_rows(y_pred), labels, reduction=self.reduction)
+
+    def labels(self, y_true: Any, y_pred: Tensor) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SparseCategoricalCrossentropy(_CategoricalLoss):
+    """−log p[y] averaged over the batch; y_true holds class indices, shape (N,) or (N, 1)."""
+
+    default_name = "sparse_categorical_crossentropy"
+
+    def labels(self, y_true: Any, y_pred: Tensor) -> np.ndarray:
+        labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels.reshape(-1)  # Keras accepts (N, 1) labels
+        return F.class_indices(type(self).__name__, labels, *y_pred.shape, allow_float=True)
+
+
+class CategoricalCrossentropy(_CategoricalLoss):
+    """−Σ y·log p averaged over the batch; y_true holds one-hot (or probability) rows, shape (N, C)."""
+
+    default_name = "categorical_crossentropy"
+
+    def labels(self, y_true: Any, y_pred: Tensor) -> Any:
+        shape = tuple(y_true.shape if isinstance(y_true, Tensor) else np.shape(y_true))
+        if shape != y_pred.shape:
+            hint = " (class indices? use SparseCategoricalCrossentropy)" if len(shape) == 1 else ""
+            raise ValueError(f"{type(self).__name__}: y_true has shape {shape} but y_pred has shape "
+                             f"{y_pred.shape}; give one-hot rows of shape {y_pred.shape}{hint}")
+        return y_true
+
+
+def _clipped_rows(y_pred: Tensor) -> Tensor:
+    """Keras' path from probabilities: rows rescaled to sum to 1, then clipped to [ε, 1 − ε]."""
+    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return p.clip(EPSILON, 1 - EPSILON)
+
+
+class BinaryCrossentropy(_ProbabilisticLoss):
+    """−(y·log p + (1 − y)·log(1 − p)) averaged over the outputs and the batch; y_true like y_pred."""
+
+    default_name = "binary_crossentropy"
+    activation = "sigmoid"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        y_true = _same_shape(type(self).__name__, y_true, y_pred)
+        logits = self.logits_or_none(y_pred)
+        if self.reduction == "mean":  # one fused node for the whole batch (the training hot path)
+            if logits is not None:
+                return F.sigmoid_binary_cross_entropy(logits, y_true)
+            return F.binary_cross_entropy(y_pred.clip(EPSILON, 1 - EPSILON), y_true)
+        if logits is not None:
+            return self._per_sample(F.sigmoid_binary_cross_entropy(logits, y_true, reduction="none"))
+        return self._per_sample(F.binary_cross_entropy(y_pred.clip(EPSILON, 1 - EPSILON), y_true, reduction="none"))
+
+
+class MeanSquaredError(Loss):
+    """(y_pred − y_true)² averaged over the outputs and the batch."""
+
+    default_name = "mean_squared_error"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        y_true = _same_shape(type(self).__name__, y_true, y_pred)
+        if self.reduction == "mean":
+            return F.mse(y_pred, y_true)
+        return self._per_sample(F.mse(y_pred, y_true, reduction="none"))
+
+
+_BY_NAME = {
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+}
+
+
+def get(identifier: Any) -> Loss:
+    """A loss from a Keras name ("sparse_categorical_crossentropy", "mse", ...) or a Loss/callable as is."""
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(f"unknown loss {identifier!r}; choose one of {', '.join(sorted(_BY_NAME))}")
+        return _BY_NAME[key]()
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"a loss must be a name or a callable loss(y_true, y_pred), got {type(identifier).__name__}")
