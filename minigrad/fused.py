@@ -48,8 +48,8 @@ class SoftmaxCrossEntropy(Function):
         e = np.exp(shifted)
         total = e.sum(axis=-1, keepdims=True)
         log_total = np.log(total)
-        p = e / total
-        self.saved = p
+        e /= total  # e becomes p in place: one (N, C) buffer fewer on every training step
+        self.saved = e
         if labels.ndim == 1:  # class indices
             loss = log_total[:, 0] - shifted[np.arange(z.shape[0]), labels]
         else:  # probability rows: −Σ y·(shifted − log_total)
