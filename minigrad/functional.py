@@ -76,10 +76,7 @@ def relu(x: Any) -> Tensor:
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow."""
-    x = _tensor(x)
-    s = x.sigmoid()
-    s._logits = ("sigmoid", x)  # lets from_logits=False losses recover the logits, also under no_grad
-    return s
+    return _tensor(x).sigmoid()  # marks its output with the logits (Tensor._logits)
 
 
 def tanh(x: Any) -> Tensor:

@@ -312,7 +312,9 @@ class Tensor:
         return P.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
-        return P.Sigmoid.apply(self)
+        out = P.Sigmoid.apply(self)
+        out._logits = ("sigmoid", self)  # so losses recover the logits, even under no_grad
+        return out
 
     def relu(self) -> Tensor:
         return P.Relu.apply(self)

@@ -3,7 +3,7 @@
 With `from_logits=False` on an output that `F.softmax` / a sigmoid made, the loss recovers that
 op's input logits and uses the fused op (`F.softmax_cross_entropy`, `F.sigmoid_binary_cross_entropy`),
 which stays finite and exact where log(probabilities) would not; it says so once per loss object.
-Layers should make their outputs with `F.softmax` / `F.sigmoid`, which mark the output with its
+`F.softmax` (= `Tensor.softmax`) and `Tensor.sigmoid` (= `F.sigmoid`) mark their output with its
 logits (`Tensor._logits`) even under `no_grad`, so `evaluate` recovers them as `fit` does.
 """
 
