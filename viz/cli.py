@@ -1,0 +1,604 @@
+"""The `minigrad` command: `train` (live dashboard or plain log), `graph` (one step's graph), `demo softmax`.
+
+Exit codes: 0 done, 1 a failure of the environment (e.g. no Graphviz renderer), 2 bad arguments or input
+(one sentence on stderr, no traceback), 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+__all__ = ["VALIDATION_SIZE", "UsageError", "build_parser", "main"]
+
+VALIDATION_SIZE = 5000  # the last 5,000 training images: never trained on, they give the val_* curves
+PLAIN_EVERY = 100  # batches between plain progress lines
+DEFAULTS: dict[str, Any] = {"dataset": "mnist", "hidden": (25, 15), "epochs": 5, "batch_size": 128,
+                            "optimizer": "adam", "loss": "fused", "seed": 0, "limit": None}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}  # plain SGD at Adam's 1e-3 barely moves in 5 epochs
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+# settings a checkpoint's weights and optimizer state depend on: a resume must not change them
+ARCHITECTURE = ("dataset", "hidden", "loss", "optimizer")
+
+
+class UsageError(Exception):
+    """Bad arguments or input: main prints the message (one sentence) and exits with code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line (no usage block) and exit with code 2 through main."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 1e-3, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number such as 1e-3, got {text!r}")
+    return value
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'25,15' -> (25, 15): the hidden layers' sizes (an empty string: no hidden layer)."""
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    sizes = []
+    for part in parts:
+        if not part.isdigit() or int(part) < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated positive layer sizes such as 25,15, got {text!r} ({part!r} is not one)")
+        sizes.append(int(part))
+    return tuple(sizes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `minigrad` command."""
+    parser = _Parser(prog="minigrad", description="minigrad: watch a neural network learn, see its graph.")
+    commands = parser.add_subparsers(dest="command", metavar="{train,graph,demo}")
+
+    train = commands.add_parser(
+        "train", help="train an MLP on MNIST with a live dashboard",
+        description="Train an MLP (the course network 784-25-15-10 by default) and show it learning: a live "
+                    "dashboard on a terminal, plain lines otherwise. The last 5,000 training images are held "
+                    "out for validation; the test set is used once, at the end.")
+    train.add_argument("--dataset", choices=("mnist", "fashion-mnist"),
+                       help="mnist (bundled) or fashion-mnist (see the README); default mnist")
+    train.add_argument("--hidden", type=parse_hidden, metavar="SIZES",
+                       help="hidden layer sizes, comma-separated; default 25,15")
+    train.add_argument("--epochs", type=_positive_int, help="total epochs (with --resume too); default 5")
+    train.add_argument("--batch-size", type=_positive_int, help="default 128")
+    train.add_argument("--lr", type=_positive_float, help="learning rate; default 1e-3 (adam), 0.1 (sgd)")
+    train.add_argument("--optimizer", choices=("adam", "sgd"), help="default adam")
+    train.add_argument("--loss", choices=("fused", "composite"),
+                       help="fused: linear outputs + softmax_cross_entropy (default); composite: a softmax "
+                            "output layer + cross_entropy on its probabilities")
+    train.add_argument("--seed", type=_int, help="seed for the weights and the shuffling; default 0")
+    train.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training images")
+    train.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    train.add_argument("--save", metavar="PATH",
+                       help="checkpoint file (any suffix); default minigrad-runs/<dataset>-<time>/checkpoint.npz")
+    train.add_argument("--resume", metavar="PATH", help="continue from this checkpoint")
+
+    graph = commands.add_parser("graph", help="render one training step's computation graph",
+                                description="Build the network, run one training step on 16 MNIST images "
+                                            "and render its computation graph (.svg, .png or .dot).")
+    graph.add_argument("--hidden", type=parse_hidden, default=DEFAULTS["hidden"], metavar="SIZES",
+                       help="hidden layer sizes, comma-separated; default 25,15")
+    graph.add_argument("--loss", choices=("fused", "composite"), default="fused", help="default fused")
+    graph.add_argument("-o", "--output", default="graph.svg", metavar="PATH", help="default graph.svg")
+
+    demo = commands.add_parser("demo", help="small demonstrations", description="Small demonstrations.")
+    demo.add_argument("name", choices=("softmax",), help="softmax: the numerical-stability table")
+    return parser
+
+
+def _command_name() -> str:
+    """How the user started us, for the resume hint: `minigrad` or `python -m minigrad`."""
+    if Path(sys.argv[0]).name == "__main__.py":
+        return "python -m minigrad"
+    return "minigrad"
+
+
+# ----- train -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    """The resolved settings of a training run (flags, else the checkpoint's, else the defaults)."""
+
+    dataset: str
+    hidden: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    loss: str
+    seed: int
+    limit: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "hidden": list(self.hidden), "epochs": self.epochs,
+                "batch_size": self.batch_size, "lr": self.lr, "optimizer": self.optimizer, "loss": self.loss,
+                "seed": self.seed, "limit": self.limit}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _show(name: str, value: Any) -> str:
+    if name == "hidden":
+        return ",".join(str(h) for h in value) or "''"
+    return str(value)
+
+
+def resolve_settings(args: argparse.Namespace, saved: dict[str, Any] | None, resume_path: str | None) -> Settings:
+    """Flags win; with --resume, flags not given come from the checkpoint, which fixes the architecture."""
+    values: dict[str, Any] = {}
+    for name, default in DEFAULTS.items():
+        given = getattr(args, name)
+        if saved is not None and name in saved:
+            stored = tuple(saved[name]) if name == "hidden" else saved[name]
+            if given is not None and name in ARCHITECTURE and given != stored:
+                raise UsageError(
+                    f"checkpoint {resume_path} was trained with {_flag(name)} {_show(name, stored)}, not "
+                    f"{_show(name, given)}; leave {_flag(name)} out to continue it, or start a new run without "
+                    "--resume")
+            values[name] = given if given is not None else stored
+        else:
+            values[name] = given if given is not None else default
+    lr = args.lr
+    if lr is None:
+        lr = saved.get("lr") if saved is not None and saved.get("optimizer") == values["optimizer"] else None
+    if lr is None:
+        lr = DEFAULT_LR[values["optimizer"]]
+    return Settings(dataset=values["dataset"], hidden=tuple(int(h) for h in values["hidden"]),
+                    epochs=int(values["epochs"]), batch_size=int(values["batch_size"]), lr=float(lr),
+                    optimizer=values["optimizer"], loss=values["loss"], seed=int(values["seed"]),
+                    limit=None if values["limit"] is None else int(values["limit"]))
+
+
+def load_dataset(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(x_train, y_train), (x_test, y_test) as uint8 images and integer labels; loader errors -> UsageError."""
+    from minigrad import datasets
+
+    loader = datasets.load_mnist if name == "mnist" else datasets.load_fashion_mnist
+    try:
+        return loader()
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _as_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]."""
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+
+
+class CompositeCrossEntropy:
+    """loss(y_true, probs) = F.cross_entropy(probs, y_true): −log p_y from the softmax layer's output.
+
+    Deliberately not nn.SparseCategoricalCrossentropy(from_logits=False), which would recover the
+    logits and use the fused op: this trains through the composite softmax + log, as --loss composite says.
+    """
+
+    name = "cross_entropy"
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Any:
+        import minigrad.functional as F
+
+        return F.cross_entropy(y_pred, y_true)
+
+
+def build_model(hidden: tuple[int, ...], loss: str, seed: int, inputs: int = 784) -> Any:
+    """The MLP, built (weights drawn from `seed`) so its weights exist before any checkpoint is loaded."""
+    import minigrad as mg
+    from minigrad import nn
+
+    layers = [nn.Dense(h, activation="relu") for h in hidden]
+    layers.append(nn.Dense(10, activation="linear" if loss == "fused" else "softmax"))
+    model = nn.Sequential(layers)
+    mg.manual_seed(seed)
+    with mg.no_grad():
+        model(np.zeros((1, inputs), np.float32))
+    return model
+
+
+def make_optimizer(name: str, lr: float) -> Any:
+    from minigrad import optim
+
+    return optim.Adam(learning_rate=lr) if name == "adam" else optim.SGD(learning_rate=lr)
+
+
+def make_loss(kind: str) -> Any:
+    from minigrad import nn
+
+    return nn.SparseCategoricalCrossentropy(from_logits=True) if kind == "fused" else CompositeCrossEntropy()
+
+
+def _dense_layers(model: Any) -> list[Any]:
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def architecture(model: Any) -> str:
+    """'784→25→15→10'."""
+    dense = _dense_layers(model)
+    return "→".join([str(dense[0].kernel.shape[0])] + [str(layer.kernel.shape[1]) for layer in dense])
+
+
+def load_model_weights(model: Any, weights: dict[str, np.ndarray], source: str) -> None:
+    """Put checkpoint weights into the model; a different architecture -> UsageError naming the mismatch."""
+    try:
+        model.set_weights(weights, source=f"checkpoint {source}")
+    except ValueError as e:
+        raise UsageError(f"cannot resume: {e} (this run builds {architecture(model)})") from None
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of epoch `epoch`: a function of (seed, epoch) only, so a resumed run repeats it."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def default_run_path(dataset: str) -> Path:
+    """minigrad-runs/<dataset>-<YYYYmmdd-HHMMSS>/checkpoint.npz (a -2, -3... suffix if that folder exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = Path("minigrad-runs") / f"{dataset}-{stamp}"
+    n = 2
+    while folder.exists():
+        folder = Path("minigrad-runs") / f"{dataset}-{stamp}-{n}"
+        n += 1
+    return folder / "checkpoint.npz"
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"--save {path} is a folder; give a file path such as {path / 'checkpoint.npz'}")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the folder {parent} for the checkpoint ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write the checkpoint into {parent}: permission denied")
+
+
+class _StopFlag:
+    """SIGINT outside fit (between epochs): note it; the loop stops at the next epoch boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopFlag:  # noqa: PYI034 (Self needs Python 3.11)
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def _interactive(plain: bool) -> bool:
+    return not plain and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+def use_one_blas_thread() -> bool:
+    """Ask the BLAS numpy loaded (OpenBLAS) to use one thread; True if it was found.
+
+    The trainer's products (128×784 @ 784×25) are too small to split between threads, and on a busy
+    2-core machine OpenBLAS' spinning threads made each one 5-80× slower (measured 0.2 ms with one
+    thread, 1-17 ms with two). Left alone when the user set OPENBLAS_NUM_THREADS or OMP_NUM_THREADS.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
+        return False
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux: leave the BLAS as it is
+        return False
+    import ctypes
+
+    libraries = sorted({fields[5] for fields in (line.split(maxsplit=5) for line in maps.splitlines())
+                        if len(fields) == 6 and "openblas" in fields[5].lower()})
+    for library in libraries:
+        try:
+            handle = ctypes.CDLL(library)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(handle, symbol, None)
+            if setter is not None:
+                setter.argtypes = [ctypes.c_int]
+                setter(1)
+                return True
+    return False
+
+
+class TrainingRun:
+    """One `minigrad train`: settings, data, model and optimizer (from a checkpoint when resuming)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from viz.checkpoint import CheckpointError, load_checkpoint, metrics_path
+
+        self.wall_start = time.perf_counter()
+        self.notes: list[str] = []
+        checkpoint = None
+        if args.resume is not None:
+            try:
+                checkpoint = load_checkpoint(args.resume)
+            except CheckpointError as e:
+                raise UsageError(f"cannot resume: {e}") from None
+        self.settings = s = resolve_settings(args, checkpoint.args if checkpoint else None, args.resume)
+        self.save_path = Path(args.save) if args.save else Path(args.resume) if args.resume else \
+            default_run_path(s.dataset)
+        _check_writable(self.save_path)
+        self.metrics_path = metrics_path(self.save_path)
+
+        (images, labels), (test_images, test_labels) = load_dataset(s.dataset)
+        available = len(images) - VALIDATION_SIZE
+        if s.limit is not None and s.limit > available:
+            raise UsageError(f"--limit {s.limit} is more than the {available:,} training images "
+                             f"(the last {VALIDATION_SIZE:,} are kept for validation)")
+        self.n_train = n = s.limit or available
+        self.x_train, self.y_train = _as_inputs(images[:n]), np.asarray(labels[:n], dtype=np.int64)
+        self.x_val, self.y_val = _as_inputs(images[available:]), np.asarray(labels[available:], dtype=np.int64)
+        self.test_images, self.y_test = test_images, np.asarray(test_labels, dtype=np.int64)
+        self.class_names = FASHION_CLASSES if s.dataset == "fashion-mnist" else tuple(str(i) for i in range(10))
+        self.steps = -(-n // s.batch_size)
+
+        self.model = build_model(s.hidden, s.loss, s.seed, self.x_train.shape[1])
+        self.optimizer = make_optimizer(s.optimizer, s.lr)
+        self.history: dict[str, list[float]] = {}
+        self.epoch, self.batch = 0, 0  # where training stands: epochs done, batches of the next one done
+        if checkpoint is not None:
+            self._restore(checkpoint, args.resume)
+        self.model.compile(optimizer=self.optimizer, loss=make_loss(s.loss), metrics=["accuracy"])
+        if self.epoch >= s.epochs:
+            self.notes.append(f"the checkpoint has already trained {self.epoch} epochs (--epochs {s.epochs}): "
+                              "evaluating only")
+
+    def _restore(self, checkpoint: Any, source: str) -> None:
+        s = self.settings
+        load_model_weights(self.model, checkpoint.weights, source)
+        try:
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        except ValueError as e:
+            raise UsageError(f"cannot resume: checkpoint {source} has an optimizer state this run cannot use "
+                             f"({e})") from None
+        self.optimizer.learning_rate = s.lr  # load_state_dict restored the saved rate; --lr may change it
+        self.history = {k: list(v) for k, v in checkpoint.history.items()}
+        self.epoch, self.batch = checkpoint.epoch, min(checkpoint.batch, self.steps)
+        saved = checkpoint.args
+        if self.batch and not all(saved.get(k) == getattr(s, k) for k in ("seed", "limit", "batch_size")):
+            self.notes.append(f"epoch {self.epoch + 1} restarted from its first batch: --seed, --limit or "
+                              "--batch-size changed, so the batches already done cannot be skipped")
+            self.batch = 0
+
+    @property
+    def title(self) -> str:
+        s = self.settings
+        loss = ("linear outputs → softmax_cross_entropy (fused)" if s.loss == "fused"
+                else "softmax outputs → cross_entropy (composite)")
+        return (f"minigrad · {s.dataset} · {architecture(self.model)} · {loss} · {s.optimizer} lr {s.lr:g} · "
+                f"batch {s.batch_size} · seed {s.seed}")
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The network's class probabilities for a float batch, without recording a graph."""
+        import minigrad as mg
+
+        with mg.no_grad():
+            out = np.asarray(self.model(batch.reshape(len(batch), -1)).data, dtype=np.float64)
+        if self.settings.loss == "fused":  # linear outputs: apply the softmax the fused loss has inside
+            out = np.exp(out - out.max(axis=-1, keepdims=True))
+            out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    def run_info(self) -> Any:
+        from viz.trainer import RunInfo
+
+        s = self.settings
+        shown = np.random.default_rng(s.seed).choice(len(self.test_images), size=16, replace=False)
+        layers = [(layer.name, f"{layer.kernel.shape[0]}→{layer.kernel.shape[1]}", layer.kernel)
+                  for layer in _dense_layers(self.model)]
+        return RunInfo(epochs=s.epochs, steps_per_epoch=self.steps, batch_size=s.batch_size,
+                       initial_epoch=min(self.epoch, s.epochs), initial_batch=self.batch, title=self.title,
+                       class_names=self.class_names, digits=np.asarray(self.test_images[shown]),
+                       digit_labels=self.y_test[shown], probe=self.probabilities, layers=layers)
+
+    def save(self) -> None:
+        """Checkpoint and metrics, atomically, at the current position."""
+        from viz.checkpoint import Checkpoint, save_checkpoint, write_metrics
+
+        save_checkpoint(self.save_path, Checkpoint(
+            weights=self.model.get_weights(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
+            batch=self.batch, history=self.history, args=self.settings.as_dict()))
+        write_metrics(self.metrics_path, self.history)
+
+    def train(self, monitor: Any, stop: _StopFlag) -> bool:
+        """Fit epoch by epoch (each in its seeded order), saving after each; False if interrupted."""
+        s = self.settings
+        while self.epoch < s.epochs:
+            epoch, first = self.epoch, self.batch
+            order = epoch_order(s.seed, epoch, self.n_train)[first * s.batch_size:]
+            monitor.set_batch_offset(first)
+            started = time.perf_counter()
+            if len(order):
+                fitted = self.model.fit(self.x_train[order], self.y_train[order], batch_size=s.batch_size,
+                                        epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0,
+                                        validation_data=(self.x_val, self.y_val), callbacks=[monitor])
+                logs = {k: v[-1] for k, v in fitted.history.items() if v}
+                interrupted = fitted.interrupted or stop.requested
+            else:  # resumed after the epoch's last batch: only its validation is missing
+                monitor.on_epoch_begin(epoch)
+                val = self.model.evaluate(self.x_val, self.y_val, batch_size=1000)
+                logs = {"val_" + k: v for k, v in val.items()}
+                monitor.on_epoch_end(epoch, dict(logs))
+                interrupted = stop.requested
+            if logs:  # the epoch is complete
+                logs["epoch_time"] = time.perf_counter() - started
+                for key, value in logs.items():
+                    self.history.setdefault(key, []).append(float(value))
+                self.epoch, self.batch = epoch + 1, 0
+            else:
+                self.batch = first + monitor.progress.batches_done - monitor.progress.batch_offset
+            self.save()
+            if interrupted:
+                return False
+        return True
+
+    def evaluate(self, train_time: float) -> Any:
+        from viz.checkpoint import write_metrics
+        from viz.trainer import RunSummary
+
+        x_test = _as_inputs(self.test_images)
+        predictions = np.asarray(self.model.predict(x_test, batch_size=1000)).argmax(axis=-1)
+        accuracy = float(np.mean(predictions == self.y_test))
+        write_metrics(self.metrics_path, self.history, extra={"test_accuracy": accuracy, "after_epochs": self.epoch})
+        return RunSummary(test_accuracy=accuracy, y_true=self.y_test, y_pred=predictions,
+                          class_names=self.class_names, wall_time=time.perf_counter() - self.wall_start,
+                          train_time=train_time, epochs_done=self.epoch, checkpoint=str(self.save_path),
+                          metrics=str(self.metrics_path), notes=self.notes)
+
+    def resume_hint(self) -> list[str]:
+        where = (f"after epoch {self.epoch}" if self.batch == 0 else
+                 f"in epoch {self.epoch + 1} after batch {self.batch}/{self.steps}")
+        return [f"interrupted {where}; checkpoint saved to {self.save_path}",
+                f"metrics: {self.metrics_path}",
+                f"resume with: {_command_name()} train --resume {shlex.quote(str(self.save_path))}"]
+
+
+def train(args: argparse.Namespace) -> int:
+    """`minigrad train`: returns the exit code."""
+    from viz.trainer import PlainLog, TrainingDashboard, summary_lines, summary_renderable
+
+    use_one_blas_thread()
+    run = TrainingRun(args)
+    info = run.run_info()
+    live = _interactive(args.plain)
+    if live:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        monitor: Any = TrainingDashboard(info, console=console)
+
+        def say(text: str) -> None:
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        monitor = PlainLog(info, every=PLAIN_EVERY)
+        say = monitor.write
+        say(run.title)
+        say(f"training on {run.n_train:,} images, validating on the last {VALIDATION_SIZE:,} training images, "
+            f"testing on {len(run.y_test):,}")
+    train_start = time.perf_counter()
+    try:
+        with _StopFlag() as stop, monitor if live else contextlib.nullcontext():
+            finished = run.train(monitor, stop)
+            if not finished and live:
+                monitor.status = "interrupted"
+    except KeyboardInterrupt:  # a second Ctrl-C stops mid-batch: the weights may be half-updated, keep the file
+        say(f"stopped at once by a second Ctrl-C; the last checkpoint (epoch {run.epoch}, batch {run.batch}) "
+            f"is {run.save_path}")
+        return 130
+    if not finished:
+        for line in run.resume_hint():
+            say(line)
+        return 130
+    summary = run.evaluate(time.perf_counter() - train_start)
+    if live:
+        console.print(summary_renderable(summary))
+        say(f"test accuracy: {summary.test_accuracy:.4f}")
+    else:
+        for line in summary_lines(summary):
+            say(line)
+    return 0
+
+
+# ----- graph, demo, main ------------------------------------------------------------------------------------
+
+def graph(args: argparse.Namespace) -> int:
+    """`minigrad graph`: one training step on 16 MNIST images, its graph rendered to args.output."""
+    import viz
+
+    use_one_blas_thread()
+    (images, labels), _ = load_dataset("mnist")
+    x, y = _as_inputs(images[:16]), np.asarray(labels[:16], dtype=np.int64)
+    model = build_model(args.hidden, args.loss, seed=0, inputs=x.shape[1])
+    optimizer = make_optimizer("adam", DEFAULT_LR["adam"])
+    optimizer.bind(model.parameters())
+    loss = make_loss(args.loss)(y, model(x))
+    loss.backward()
+    optimizer.step()
+    try:
+        path = viz.render(loss, args.output)
+    except viz.RenderError as e:
+        print(f"minigrad graph: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # e.g. an unsupported suffix
+        raise UsageError(f"minigrad graph: {e}") from None
+    print(path)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """`minigrad demo softmax`: the numerical-stability table."""
+    from viz import softmax_demo
+
+    result = softmax_demo.main()
+    return int(result) if isinstance(result, int) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `minigrad` command with `argv` (default sys.argv[1:]); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("minigrad: choose a command: train, graph or demo (see 'minigrad --help')")
+        if args.command == "train":
+            return train(args)
+        if args.command == "graph":
+            return graph(args)
+        return demo(args)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside training (loading data, evaluating): nothing to save
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`minigrad train | head`): stop quietly, as other command-line tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
