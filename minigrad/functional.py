@@ -143,9 +143,8 @@ def class_indices(op: str, labels: Any, n: int, num_classes: int, allow_float: b
     elif y.dtype.kind not in "iu":
         raise ValueError(f"{op}: labels must be integer class indices 0..{num_classes - 1} for {num_classes} "
                          f"classes, got dtype {y.dtype}")
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any():
-        i = int(np.argmax(bad))
+    if y.size and (y.min() < 0 or y.max() >= num_classes):  # two reductions, no temporary arrays
+        i = int(np.argmax((y < 0) | (y >= num_classes)))
         raise ValueError(f"{op}: label {int(y[i])} at position {i} is out of range for {num_classes} classes "
                          f"(valid labels are 0..{num_classes - 1})")
     return y
