@@ -1,5 +1,7 @@
-"""Neural-network building blocks in Keras' style (layers and models come with the nn work)."""
+"""Keras-style neural networks: layers, models (compile/fit/evaluate/predict), losses and callbacks."""
 
+from minigrad.nn.callbacks import Callback, History, LearningRateScheduler
+from minigrad.nn.layers import Activation, Dense, Flatten, Layer
 from minigrad.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -7,11 +9,23 @@ from minigrad.nn.losses import (
     MeanSquaredError,
     SparseCategoricalCrossentropy,
 )
+from minigrad.nn.model import Model, Sequential
+from minigrad.nn.module import Module
 
 __all__ = [
+    "Activation",
     "BinaryCrossentropy",
+    "Callback",
     "CategoricalCrossentropy",
+    "Dense",
+    "Flatten",
+    "History",
+    "Layer",
+    "LearningRateScheduler",
     "Loss",
     "MeanSquaredError",
+    "Model",
+    "Module",
+    "Sequential",
     "SparseCategoricalCrossentropy",
 ]

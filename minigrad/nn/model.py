@@ -1,0 +1,611 @@
+"""Keras-style models: `Model` (compile, fit, evaluate, predict, weights files) and `Sequential`.
+
+`fit` is the training loop a learner would write by hand: for each batch, forward, loss, clear
+the gradients, backward, optimizer step. It keeps the Python work per batch small (no per-batch
+validation, metrics from the outputs it already has, sums kept as Python numbers), because at
+MNIST scale that overhead, not numpy, is what a step costs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minigrad import creation, optim
+from minigrad.engine import no_grad
+from minigrad.nn.callbacks import CallbackList, History
+from minigrad.nn.layers import Layer
+from minigrad.nn.module import Module
+from minigrad.tensor import Tensor, get_default_dtype
+
+__all__ = ["Model", "Sequential"]
+
+_ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
+
+class Model(Module):
+    """A Module that trains itself Keras' way; subclass it and define `forward` (or use Sequential)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or "model"
+        self.optimizer: optim.Optimizer | None = None
+        self.loss: Callable[[Any, Tensor], Tensor] | None = None
+        self.metrics: list[str] = []
+        self.stop_training = False
+        self.history: History | None = None
+
+    # ----- structure ----------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        """True when every layer has its weights (layers learn their input size on the first call)."""
+        return all(m.built for m in self.modules() if isinstance(m, Layer))
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (inputs are cast to it, as Keras does)."""
+        for m in self.modules():
+            for _, t in m._own_parameters():
+                return t.dtype
+        for m in self.modules():
+            if isinstance(m, Layer):
+                return m.dtype
+        return get_default_dtype()
+
+    def _weight_items(self) -> list[tuple[str, Tensor]]:
+        """(key in a weights file, parameter)."""
+        return self.named_parameters()
+
+    def _summary_rows(self) -> list[tuple[str, str, int]]:
+        rows = []
+        for name, child in self.named_children():
+            label = f"{getattr(child, 'name', name)} ({type(child).__name__})"
+            rows.append((label, _shape_text(getattr(child, "output_shape", None)), _count(child)))
+        return rows
+
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print each layer's name, output shape and parameter count (a rich table when rich is installed).
+
+        With `print_fn`, call it once with the plain-text table instead of printing.
+        """
+        rows = self._summary_rows()
+        total = sum(t.size for t in self.parameters())
+        unbuilt = "" if self.built else " (not built yet: call the model on data or fit it)"
+        if print_fn is None:
+            try:
+                from rich.console import Console
+                from rich.table import Table
+            except ImportError:
+                Console = None
+            if Console is not None:
+                table = Table(title=f'Model: "{self.name}"', title_justify="left")
+                table.add_column("Layer (type)")
+                table.add_column("Output Shape")
+                table.add_column("Param #", justify="right")
+                for layer, shape, count in rows:
+                    table.add_row(layer, shape, f"{count:,}")
+                console = Console()
+                console.print(table, markup=False)
+                console.print(f"Total params: {total:,}{unbuilt}", markup=False, highlight=False)
+                return
+        width = max([len(r[0]) for r in rows] + [len("Layer (type)")]) + 2
+        shape_width = max([len(r[1]) for r in rows] + [len("Output Shape")]) + 2
+        lines = [f'Model: "{self.name}"',
+                 f"{'Layer (type)':<{width}}{'Output Shape':<{shape_width}}{'Param #':>10}"]
+        lines.append("-" * len(lines[-1]))
+        lines += [f"{layer:<{width}}{shape:<{shape_width}}{count:>10,}" for layer, shape, count in rows]
+        lines.append(f"Total params: {total:,}{unbuilt}")
+        text = "\n".join(lines)
+        (print_fn or print)(text)
+
+    # ----- compile ------------------------------------------------------------------------
+    def compile(self, optimizer: str | optim.Optimizer = "adam", loss: Any = None,
+                metrics: list[str] | None = None) -> None:
+        """Choose the optimizer ("adam", "sgd" or an instance), the loss (name or instance) and metrics."""
+        from minigrad.nn import losses
+
+        self.optimizer = optim.get(optimizer)
+        self.loss = losses.get(loss) if loss is not None else None
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        names = []
+        for metric in metrics or []:
+            if not isinstance(metric, str) or metric.lower() not in _ACCURACY_NAMES:
+                raise ValueError(f"compile: unknown metric {metric!r}; minigrad knows "
+                                 f"{', '.join(_ACCURACY_NAMES)}")
+            names.append(metric.lower())
+        self.metrics = names
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            missing = "compile(...)" if self.optimizer is None else "compile(loss=...)"
+            raise RuntimeError(f"{what}: call model.{missing} first, e.g. model.compile(optimizer='adam', "
+                               "loss='sparse_categorical_crossentropy', metrics=['accuracy'])")
+
+    # ----- data ---------------------------------------------------------------------------
+    def _inputs(self, x: Any, what: str = "x") -> np.ndarray:
+        array = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if array.ndim == 0 or len(array) == 0:
+            raise ValueError(f"{what}: need an array of samples (N, ...), got shape {array.shape}")
+        dtype = self.dtype
+        if array.dtype != dtype:
+            array = array.astype(dtype)  # Keras casts inputs to the model's dtype: float64 x trains in float32
+        return array
+
+    def _targets(self, y: Any, n: int, what: str = "y") -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{what}: targets are required")
+        array = y.data if isinstance(y, Tensor) else np.asarray(y)
+        if array.ndim == 0 or len(array) != n:
+            raise ValueError(f"{what}: got {array.shape[0] if array.ndim else 0} targets for {n} samples "
+                             f"(x and y must have the same length; y has shape {array.shape})")
+        return array
+
+    def _probe(self, x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, Callable | None, int]:
+        """Build on one sample and check targets against the outputs, once, before any batch runs.
+
+        Returns the targets (reshaped if needed), the accuracy counter and the values per sample it counts.
+        """
+        with no_grad():
+            out = self(Tensor._wrap(x[:1]))
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{what}: the model must return a Tensor, got {type(out).__name__}")
+        shape = out.shape
+        if y.ndim == 1 and len(shape) > 2:
+            first = next((m for m in self.modules() if isinstance(m, Layer)), None)
+            hint = f" (inputs {(None,) + x.shape[1:]} reached '{first.name}' unflattened)" if first else ""
+            raise ValueError(f"{what}: the model's outputs have shape {(None,) + shape[1:]} but the labels "
+                             f"have shape {y.shape}{hint}; add nn.Flatten() as the first layer for image inputs")
+        kind = _accuracy_kind(self.metrics, self.loss, y, shape)
+        if kind == "sparse":
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y.reshape(-1)
+            _check_labels(y, shape[-1], what)
+        with no_grad():
+            value = self.loss(y[:1], out)
+        if not isinstance(value, Tensor) or value.size != 1:
+            got = value.shape if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"{what}: the loss must return a scalar Tensor, got {got}")
+        counter, per_sample = _accuracy_counter(kind, self.loss, shape)
+        return y, counter, per_sample
+
+    def _bind_optimizer(self) -> list[Tensor]:
+        params = self.parameters()
+        if not params:
+            raise ValueError("fit: the model has no trainable parameters")
+        if not self.optimizer.bound_to(params):
+            self.optimizer.bind(params)
+        return params
+
+    # ----- fit ----------------------------------------------------------------------------
+    def fit(self, x: Any, y: Any, batch_size: int | None = 32, epochs: int = 1, verbose: int | str = 1,
+            callbacks: list[Any] | None = None, validation_split: float = 0.0,
+            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
+            initial_epoch: int = 0) -> History:
+        """Train for epochs `initial_epoch..epochs-1`; returns the History (Ctrl-C stops after the current batch)."""
+        self._require_compiled("fit")
+        batch_size = _positive_int("fit: batch_size", 32 if batch_size is None else batch_size)
+        epochs = int(epochs)
+        initial_epoch = int(initial_epoch)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x = self._inputs(x)
+        y = self._targets(y, len(x))
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+        if validation_data is None and validation_split > 0:
+            split = math.floor(len(x) * (1.0 - validation_split))  # Keras takes the last part, unshuffled
+            if split == 0 or split == len(x):
+                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves one side empty")
+            x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
+            validation_data = (xv, yv)
+        y, count_correct, per_sample = self._probe(x, y, "fit")
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
+            xv = self._inputs(validation_data[0], "validation_data x")
+            yv = self._targets(validation_data[1], len(xv), "validation_data y")
+            yv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data")
+            validation = (xv, yv, (val_counter, val_per_sample))
+        params = self._bind_optimizer()
+        optimizer, loss_fn, forward = self.optimizer, self.loss, self.forward
+
+        n = len(x)
+        steps = -(-n // batch_size)
+        history = History()
+        cbs = CallbackList(list(callbacks or []) + [history], self,
+                           {"verbose": verbose, "epochs": epochs, "steps": steps})
+        batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
+        acc_name = "accuracy" if count_correct is not None else None
+        self.history = history
+        self.stop_training = False
+        self.train()
+
+        interrupted = False
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            if interrupted:  # a second Ctrl-C: stop now, mid-batch
+                raise KeyboardInterrupt
+            interrupted = True
+
+        previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is not None and current is not signal.SIG_IGN:
+                previous_handler = current
+                signal.signal(signal.SIGINT, on_sigint)
+        logs: dict[str, Any] = {}
+        epoch, step = initial_epoch, -1
+        try:
+            for hook in cbs.train_begin:
+                hook(logs)
+            rng = creation.generator()
+            for epoch in range(initial_epoch, epochs):
+                for hook in cbs.epoch_begin:
+                    hook(epoch, {})
+                started = time.perf_counter()
+                # One permutation per epoch; each batch gathers its rows with a slice of it (cheaper than
+                # gathering a shuffled copy of the whole set, and no second copy of x in memory).
+                order = rng.permutation(n) if shuffle else None
+                loss_sum, correct, seen = 0.0, 0, 0
+                for step in range(steps):
+                    lo = step * batch_size
+                    hi = min(lo + batch_size, n)
+                    if batch_begin:
+                        for hook in batch_begin:
+                            hook(step, {"batch": step, "size": hi - lo})
+                    if order is None:
+                        xb, yb = x[lo:hi], y[lo:hi]
+                    else:
+                        index = order[lo:hi]
+                        xb, yb = x[index], y[index]
+                    out = forward(Tensor._wrap(xb))
+                    loss = loss_fn(yb, out)
+                    for p in params:
+                        p.grad = None  # cleared before backward, so callbacks can read this batch's grads
+                    loss.backward()
+                    optimizer.step()
+                    size = hi - lo
+                    loss_sum += float(loss.data) * size
+                    seen += size
+                    if count_correct is not None:
+                        correct += count_correct(out.data, yb)
+                    if batch_end:
+                        logs = {"loss": loss_sum / seen, "size": size}
+                        if acc_name:
+                            logs[acc_name] = correct / (seen * per_sample)
+                        for hook in batch_end:
+                            hook(step, logs)
+                    if interrupted or self.stop_training:
+                        break
+                logs = {"loss": loss_sum / seen}
+                if acc_name:
+                    logs[acc_name] = correct / (seen * per_sample)
+                if interrupted:
+                    break  # a partial epoch: no validation, no on_epoch_end, not in the history
+                if validation is not None:
+                    val = self._evaluate_arrays(*validation[:2], batch_size, validation[2])
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.1f}s - "
+                          + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+                for hook in cbs.epoch_end:
+                    hook(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        if interrupted:
+            history.interrupted = True
+            if verbose:
+                print(f"Interrupted (Ctrl-C) after batch {step + 1}/{steps} of epoch {epoch + 1}/{epochs}; "
+                      "the model keeps the weights it has learned.", flush=True)
+        for hook in cbs.train_end:
+            hook(logs)
+        return history
+
+    # ----- evaluate / predict -------------------------------------------------------------
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> dict[str, float]:
+        """{"loss": mean loss, "accuracy": ...} over (x, y), batched, without recording a graph."""
+        self._require_compiled("evaluate")
+        batch_size = _positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
+        x = self._inputs(x)
+        y = self._targets(y, len(x))
+        y, counter, per_sample = self._probe(x, y, "evaluate")
+        started = time.perf_counter()
+        result = self._evaluate_arrays(x, y, batch_size, (counter, per_sample))
+        if verbose:
+            print(f"evaluate - {time.perf_counter() - started:.1f}s - "
+                  + " - ".join(f"{k}: {v:.4f}" for k, v in result.items()), flush=True)
+        return result
+
+    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int,
+                         counter: tuple[Callable | None, int]) -> dict[str, float]:
+        count_correct, per_sample = counter
+        loss_fn, forward = self.loss, self.forward
+        loss_sum, correct, n = 0.0, 0, len(x)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for lo in range(0, n, batch_size):
+                    xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
+                    out = forward(Tensor._wrap(xb))
+                    loss_sum += float(loss_fn(yb, out).data) * len(xb)
+                    if count_correct is not None:
+                        correct += count_correct(out.data, yb)
+        finally:
+            self.train(was_training)
+        result = {"loss": loss_sum / n}
+        if count_correct is not None:
+            result["accuracy"] = correct / (n * per_sample)
+        return result
+
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for x as one numpy array, computed in batches under no_grad."""
+        batch_size = _positive_int("predict: batch_size", 32 if batch_size is None else batch_size)
+        x = self._inputs(x)
+        n = len(x)
+        result: np.ndarray | None = None
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for lo in range(0, n, batch_size):
+                    out = self(Tensor._wrap(x[lo:lo + batch_size]))
+                    data = out.data if isinstance(out, Tensor) else np.asarray(out)
+                    if result is None:
+                        result = np.empty((n,) + data.shape[1:], data.dtype)
+                    result[lo:lo + len(data)] = data
+        finally:
+            self.train(was_training)
+        return result
+
+    # ----- weights files ------------------------------------------------------------------
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """{key: copy of the values}, keyed as in weights files (`layer0.kernel`, ...)."""
+        return {key: t.data.copy() for key, t in self._weight_items()}
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write the weights to `path` (exactly that name) as .npz, atomically: a crash never leaves half a file."""
+        if not self.built:
+            raise ValueError("save_weights: the model is not built yet; call it on data (or fit it) first")
+        arrays = {key: t.data for key, t in self._weight_items()}
+        path = os.fspath(path)
+        tmp = os.path.join(os.path.dirname(path) or ".",
+                           f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "xb") as f:  # a file object: np.savez would append .npz to a bare name
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Load a weights file; an unbuilt model builds itself from the file's shapes first.
+
+        Refuses (ValueError naming the first mismatch, nothing changed) a file whose names or shapes
+        do not match this model.
+        """
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {key: f[key] for key in f.files}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # truncated or foreign
+            raise ValueError(f"load_weights: {path} is not a readable .npz weights file ({exc})") from None
+        self.set_weights(arrays, source=path)
+
+    def set_weights(self, arrays: dict[str, np.ndarray], source: str = "the weights") -> None:
+        """Copy {key: array} into the parameters in place (checked first: all or nothing)."""
+        newly_built = self._build_from_weights(arrays, source)
+        try:
+            items = self._weight_items()
+            _check_weights(items, arrays, source)
+            self._check_layer_chain(source)
+        except BaseException:
+            for layer in newly_built:
+                layer._unbuild()
+            raise
+        for key, t in items:
+            # In place: an optimizer bound to these parameters keeps them as views of its flat buffer.
+            np.copyto(t.data, arrays[key], casting="same_kind")
+
+    def _build_from_weights(self, arrays: dict[str, np.ndarray], source: str) -> list[Layer]:
+        unbuilt = [m for m in self.modules() if isinstance(m, Layer) and not m.built]
+        if unbuilt:
+            raise ValueError(f"load_weights: layer '{unbuilt[0].name}' is not built; call the model on one "
+                             "batch of inputs before loading weights into it")
+        return []
+
+    def _check_layer_chain(self, source: str) -> None:
+        """Raise ValueError if the loaded shapes make neighbouring layers disagree (none to check here)."""
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(type(self).__name__, f"{type(self).__name__} '{self.name}'", 1)
+
+
+class Sequential(Model):
+    """A stack of layers, each feeding the next: `nn.Sequential([nn.Dense(25, activation="relu"), ...])`."""
+
+    def __init__(self, layers: list[Module] | None = None, name: str | None = None) -> None:
+        super().__init__(name or "sequential")
+        self.layers: list[Module] = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Module) -> None:
+        """Append a layer (named dense, dense_1, ... when it has no name)."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: layers must be nn layers (Modules), got {type(layer).__name__}")
+        self.layers.append(layer)
+        self._assign_layer_names()
+
+    def forward(self, x: Any) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def named_parameters(self) -> list[tuple[str, Tensor]]:
+        """(name, parameter) with the layers' names: ("dense.kernel", ...), ("dense_1.kernel", ...)."""
+        out, seen = [], set()
+        for layer in self.layers:
+            prefix = getattr(layer, "name", type(layer).__name__.lower())
+            for role, t in layer.named_parameters():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((f"{prefix}.{role}", t))
+        return out
+
+    def _weight_items(self) -> list[tuple[str, Tensor]]:
+        # Keyed by position and role, so any model of the same architecture loads the file.
+        out, seen = [], set()
+        for i, layer in enumerate(self.layers):
+            for role, t in layer.named_parameters():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((f"layer{i}.{role}", t))
+        return out
+
+    def _summary_rows(self) -> list[tuple[str, str, int]]:
+        return [(f"{getattr(layer, 'name', '?')} ({type(layer).__name__})",
+                 _shape_text(getattr(layer, "output_shape", None)), _count(layer)) for layer in self.layers]
+
+    def _build_from_weights(self, arrays: dict[str, np.ndarray], source: str) -> list[Layer]:
+        built: list[Layer] = []
+        try:
+            for i, layer in enumerate(self.layers):
+                if not isinstance(layer, Layer) or layer.built:
+                    continue
+                prefix = f"layer{i}."
+                shapes = {k[len(prefix):]: tuple(v.shape) for k, v in arrays.items() if k.startswith(prefix)}
+                if not shapes and type(layer).build_from_weights is Layer.build_from_weights:
+                    continue  # a layer without weights that cannot build this way: it builds on its first call
+                try:
+                    layer.build_from_weights(shapes)
+                except ValueError as exc:
+                    raise ValueError(f"load_weights: {source} does not fit layer {i} ('{layer.name}'): {exc}") from None
+                built.append(layer)
+        except BaseException:
+            for layer in built:
+                layer._unbuild()
+            raise
+        return built
+
+    def _check_layer_chain(self, source: str) -> None:
+        # Each layer's inputs are the previous layer's outputs: a file may not make them disagree.
+        previous = None
+        for i, layer in enumerate(self.layers):
+            shape_in = getattr(layer, "input_shape", None)
+            if previous is not None and shape_in is not None and previous[1] is not None \
+                    and shape_in[-1] != previous[1][-1]:
+                raise ValueError(f"load_weights: {source} does not match this model: layer {i} "
+                                 f"('{layer.name}') takes {shape_in[-1]} features but layer {previous[0]} "
+                                 f"gives {previous[1][-1]}")
+            previous = (i, getattr(layer, "output_shape", None))
+
+
+# ----- helpers -----------------------------------------------------------------------------
+
+def _positive_int(what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _shape_text(shape: tuple | None) -> str:
+    return "?" if shape is None else "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def _count(module: Any) -> int:
+    return sum(t.size for t in module.parameters()) if isinstance(module, Module) else 0
+
+
+def _check_weights(items: list[tuple[str, Tensor]], arrays: dict[str, np.ndarray], source: str) -> None:
+    """Raise ValueError naming the first difference between the model's weights and the file's arrays."""
+    counts = f"the file holds {len(arrays)} arrays, the model has {len(items)} weights"
+    for key, t in items:
+        if key not in arrays:
+            raise ValueError(f"load_weights: {source} does not match this model ({counts}): "
+                             f"no '{key}' ({t.name}, shape {t.shape}) in the file")
+        if tuple(arrays[key].shape) != t.shape:
+            raise ValueError(f"load_weights: {source} does not match this model: '{key}' has shape "
+                             f"{tuple(arrays[key].shape)} in the file but {t.shape} in the model ({t.name})")
+        if arrays[key].dtype.kind not in "fiu":
+            raise TypeError(f"load_weights: '{key}' in {source} holds {arrays[key].dtype} values, not numbers")
+    expected = {key for key, _ in items}
+    extra = [key for key in arrays if key not in expected]
+    if extra:
+        raise ValueError(f"load_weights: {source} does not match this model ({counts}): "
+                         f"'{extra[0]}' in the file has no place in the model")
+
+
+def _check_labels(y: np.ndarray, classes: int, what: str) -> None:
+    """Class-index labels must be whole numbers in [0, classes): say which one is not, before training."""
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"{what}: labels must be class indices (integers), got {y.dtype}")
+    low, high = y.min(), y.max()
+    if low < 0 or high >= classes:
+        bad = int(np.flatnonzero((y < 0) | (y >= classes))[0])
+        raise ValueError(f"{what}: label {y[bad].item()!r} at index {bad} is out of range for a model with {classes} "
+                         f"outputs (labels must be in [0, {classes}))")
+    if y.dtype.kind == "f" and not np.array_equal(y, np.floor(y)):
+        bad = int(np.flatnonzero(y != np.floor(y))[0])
+        raise ValueError(f"{what}: label {y[bad].item()!r} at index {bad} is not a whole number (class index)")
+
+
+def _accuracy_kind(metrics: list[str], loss: Any, y: np.ndarray, out_shape: tuple[int, ...]) -> str | None:
+    """Which accuracy "accuracy" means here, as Keras decides it: from the loss, else from the shapes."""
+    if not metrics:
+        return None
+    name = metrics[0]
+    if name in ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
+        return name.split("_accuracy")[0].replace("_categorical", "")
+    from minigrad.nn import losses
+
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return "binary"
+    if isinstance(loss, losses.CategoricalCrossentropy):
+        return "categorical"
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return "sparse"
+    if out_shape[-1] == 1:
+        return "binary"
+    if y.ndim < len(out_shape) or (y.shape[-1] == 1 and out_shape[-1] > 1):
+        return "sparse"
+    return "categorical"
+
+
+def _accuracy_counter(kind: str | None, loss: Any, out_shape: tuple[int, ...]) -> tuple[Callable | None, int]:
+    """(count_correct(outputs, targets) -> int, values counted per sample) for an accuracy kind."""
+    if kind is None:
+        return None, 1
+    if kind == "sparse":
+        return (lambda out, y: int(np.count_nonzero(out.argmax(axis=-1) == y))), 1
+    if kind == "categorical":
+        return (lambda out, y: int(np.count_nonzero(out.argmax(axis=-1) == y.argmax(axis=-1)))), 1
+    # binary: probabilities above 0.5, or logits above 0 when the loss takes logits
+    threshold = 0.0 if getattr(loss, "from_logits", False) else 0.5
+    per_sample = math.prod(out_shape[1:]) or 1
+
+    def count_binary(out: np.ndarray, y: np.ndarray) -> int:
+        return int(np.count_nonzero((out > threshold) == (y.reshape(out.shape) > 0.5)))
+
+    return count_binary, per_sample

@@ -1,0 +1,144 @@
+"""Module: the base of layers and models; finds parameters from attributes, like PyTorch's nn.Module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from minigrad.tensor import Tensor
+
+__all__ = ["Module"]
+
+
+class Module:
+    """A piece of a model: `forward` computes, parameters are the trainable Tensors among its attributes.
+
+    Parameters are found by walking the attributes in the order they were set: leaf Tensors with
+    `requires_grad=True`, sub-Modules, and lists, tuples or dicts of them. A Tensor reached twice
+    (shared weights) is listed once.
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+
+    # ----- computing ----------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What the module computes; subclasses define it."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, x)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self, "_names_assigned", False):
+            self._assign_layer_names()
+        return self.forward(*args, **kwargs)
+
+    # ----- the module tree ----------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-Modules, named by attribute (`blocks.0` for a list element)."""
+        for attr, value in vars(self).items():
+            yield from _modules_in(attr, value)
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, depth first, each once."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """(attribute path, Tensor) for the trainable leaf Tensors held directly, not in sub-Modules."""
+        for attr, value in vars(self).items():
+            yield from _tensors_in(attr, value)
+
+    def named_parameters(self) -> list[tuple[str, Tensor]]:
+        """(path, parameter) pairs, e.g. ("fc1.kernel", Tensor); each parameter once."""
+        out: list[tuple[str, Tensor]] = []
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name, t in module._own_parameters():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((f"{prefix}.{name}" if prefix else name, t))
+        return out
+
+    def parameters(self) -> list[Tensor]:
+        """The trainable Tensors, in the order named_parameters() lists them."""
+        return [t for _, t in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient (`.grad = None`), so the next backward starts afresh."""
+        for t in self.parameters():
+            t.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and all below it in training mode (or evaluation mode with False)."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: `training` is False here and below (for layers that behave differently)."""
+        return self.train(False)
+
+    def _assign_layer_names(self) -> None:
+        """Give unnamed layers below this module Keras-style names unique within it: dense, dense_1, ..."""
+        from minigrad.nn.layers import Layer
+
+        layers = [m for m in self.modules() if isinstance(m, Layer) and m is not self]
+        taken = {layer._name for layer in layers if layer._name is not None and not layer._auto_named}
+        counts: dict[str, int] = {}
+        for layer in layers:
+            if layer._name is not None and not layer._auto_named:
+                continue
+            base = layer.base_name
+            while True:
+                k = counts.get(base, 0)
+                counts[base] = k + 1
+                candidate = base if k == 0 else f"{base}_{k}"
+                if candidate not in taken:
+                    break
+            taken.add(candidate)
+            layer._set_name(candidate, auto=True)
+        self._names_assigned = True
+
+    def __repr__(self) -> str:
+        kids = [f"  ({name}): {type(m).__name__}" for name, m in self.named_children()]
+        return f"{type(self).__name__}(" + ("\n" + "\n".join(kids) + "\n" if kids else "") + ")"
+
+
+def _tensors_in(name: str, value: Any) -> Iterator[tuple[str, Tensor]]:
+    if isinstance(value, Tensor):
+        if value.requires_grad and value.op is None:
+            yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if not isinstance(item, Module):
+                yield from _tensors_in(f"{name}.{i}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(item, Module):
+                yield from _tensors_in(f"{name}.{key}", item)
+
+
+def _modules_in(name: str, value: Any) -> Iterator[tuple[str, Module]]:
+    if isinstance(value, Module):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _modules_in(f"{name}.{i}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _modules_in(f"{name}.{key}", item)

@@ -1,0 +1,322 @@
+"""Layers, Module and Sequential: shapes, initializers, lazy build, names, summary, weights files."""
+
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import nn
+from minigrad.nn import layers
+
+
+def course_net(output=None):
+    return nn.Sequential([nn.Dense(25, activation="relu"), nn.Dense(15, activation="relu"),
+                          nn.Dense(10, activation=output)])
+
+
+# ----- Dense -------------------------------------------------------------------------------
+
+def test_dense_builds_lazily_with_keras_kernel_shape():
+    mg.manual_seed(0)
+    layer = nn.Dense(4)
+    assert not layer.built and layer.kernel is None
+    out = layer(np.ones((3, 7)))
+    assert layer.built and out.shape == (3, 4)
+    assert layer.kernel.shape == (7, 4) and layer.bias.shape == (4,)
+    assert layer.kernel.dtype == np.float32 and layer.kernel.requires_grad
+    np.testing.assert_array_equal(layer.bias.data, 0)
+    np.testing.assert_allclose(out.data, np.ones((3, 7), np.float32) @ layer.kernel.data, rtol=1e-6)
+    assert layer.count_params() == 7 * 4 + 4
+
+
+def test_dense_without_bias_and_float64():
+    layer = nn.Dense(2, use_bias=False, dtype="float64")
+    out = layer(np.ones((1, 3)))
+    assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["kernel"]
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "linear", None])
+def test_dense_activations(name):
+    mg.manual_seed(1)
+    layer = nn.Dense(5, activation=name)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    out = layer(x).data
+    z = x @ layer.kernel.data + layer.bias.data
+    expected = {"relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z),
+                "softmax": np.exp(z) / np.exp(z).sum(-1, keepdims=True), "linear": z, None: z}[name]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_output_is_the_composite_and_marks_logits():
+    layer = nn.Dense(3, activation="softmax", name="out")
+    p = layer(mg.Tensor(np.ones((2, 4), np.float32)))
+    assert p._logits is not None and p._logits[0] == "softmax"
+    scopes = {node.scope for node in mg.trace(p).nodes}
+    assert "out" in scopes and "out/softmax" in scopes  # the composite's steps sit inside the layer
+
+
+def test_unknown_activation_and_initializer():
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        nn.Dense(3, activation="gelu")
+    with pytest.raises(ValueError, match="unknown initializer 'orthogonal'"):
+        nn.Dense(3, kernel_initializer="orthogonal")
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        nn.Dense(0)
+
+
+@pytest.mark.parametrize("name,expected_std", [
+    ("glorot_uniform", np.sqrt(2 / (400 + 300))),
+    ("glorot_normal", np.sqrt(2 / (400 + 300))),
+    ("he_uniform", np.sqrt(2 / 400)),
+    ("he_normal", np.sqrt(2 / 400)),
+])
+def test_initializer_statistics(name, expected_std):
+    mg.manual_seed(0)
+    w = layers.get_initializer(name)((400, 300), np.float32)
+    assert w.shape == (400, 300) and w.dtype == np.float32
+    assert abs(w.mean()) < 0.01 * expected_std * 10
+    assert w.std() == pytest.approx(expected_std, rel=0.02)
+    if name.endswith("uniform"):
+        limit = np.sqrt(3) * expected_std
+        assert w.max() <= limit and w.min() >= -limit and w.max() > 0.99 * limit
+    else:  # Keras' truncated normal: nothing beyond 2 stddev of the underlying normal
+        assert np.abs(w).max() <= 2 * expected_std / 0.87962566103423978 + 1e-6
+
+
+def test_initializers_follow_the_seed():
+    mg.manual_seed(3)
+    a = nn.Dense(4)
+    a(np.ones((1, 5)))
+    mg.manual_seed(3)
+    b = nn.Dense(4)
+    b(np.ones((1, 5)))
+    np.testing.assert_array_equal(a.kernel.data, b.kernel.data)
+    assert layers.zeros((2,)).sum() == 0 and layers.ones((2,)).sum() == 2
+
+
+def test_wrong_feature_size_is_a_clear_error():
+    model = course_net()
+    model(np.zeros((2, 784)))
+    with pytest.raises(ValueError, match=r"Dense 'dense': built for inputs with 784 features.*got 100 \(input shape \(5, 100\)\)"):
+        model(np.zeros((5, 100)))
+
+
+def test_flatten_makes_rows():
+    model = nn.Sequential([nn.Flatten(), nn.Dense(3)])
+    out = model(np.zeros((4, 28, 28), np.uint8))
+    assert out.shape == (4, 3) and model.layers[1].kernel.shape == (784, 3)
+    assert model.layers[0].name == "flatten" and out.dtype == np.float32
+
+
+# ----- names and scopes --------------------------------------------------------------------
+
+def test_auto_names_are_unique_per_model_and_name_parameters():
+    model = course_net()
+    model(np.zeros((1, 8)))
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2"]
+    assert [n for n, _ in model.named_parameters()] == [
+        "dense.kernel", "dense.bias", "dense_1.kernel", "dense_1.bias", "dense_2.kernel", "dense_2.bias"]
+    assert [p.name for p in model.parameters()] == [n for n, _ in model.named_parameters()]
+    other = course_net()  # a second model starts again at "dense"
+    assert other.layers[0].name == "dense"
+
+
+def test_explicit_names_are_kept_and_skipped_by_auto_names():
+    model = nn.Sequential([nn.Dense(3), nn.Dense(3, name="dense"), nn.Dense(2, name="head")])
+    assert [layer.name for layer in model.layers] == ["dense_1", "dense", "head"]
+
+
+def test_each_layer_runs_in_its_scope():
+    model = course_net("softmax")
+    out = model(mg.Tensor(np.ones((2, 6), np.float32)))
+    graph = mg.trace(out)
+    scopes = [node.scope for node in graph.nodes]
+    assert {"dense", "dense_1", "dense_2", "dense_2/softmax"} <= set(scopes)
+    matmuls = [node.scope for node in graph.nodes if node.op == "matmul"]
+    assert matmuls == ["dense", "dense_1", "dense_2"]
+
+
+# ----- Module ------------------------------------------------------------------------------
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = mg.Tensor(np.ones(1, np.float32), requires_grad=True)
+        self.blocks = [nn.Dense(4, activation="tanh"), nn.Dense(2)]
+        self.constant = mg.Tensor(np.ones(1, np.float32))  # no grad: not a parameter
+        self.shared = self.scale  # the same tensor twice: listed once
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x * self.scale
+
+
+def test_custom_module_parameters_are_found():
+    model = TwoLayer()
+    out = model(np.ones((3, 5)))
+    assert out.shape == (3, 2)
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["scale", "blocks.0.kernel", "blocks.0.bias", "blocks.1.kernel", "blocks.1.bias"]
+    assert [layer.name for layer in model.blocks] == ["dense", "dense_1"]
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_train_eval_flags():
+    model = TwoLayer()
+    assert model.training and model.blocks[0].training
+    model.eval()
+    assert not model.training and not model.blocks[1].training
+    model.train()
+    assert model.blocks[1].training
+
+
+def test_module_without_forward():
+    with pytest.raises(NotImplementedError, match="must define forward"):
+        nn.Module()(1)
+
+
+# ----- summary -----------------------------------------------------------------------------
+
+def test_summary_lists_layers_shapes_and_counts():
+    model = nn.Sequential([nn.Flatten(), nn.Dense(25, activation="relu"), nn.Dense(10)])
+    model(np.zeros((1, 28, 28)))
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = lines[0]
+    assert "flatten (Flatten)" in text and "(None, 784)" in text
+    assert "dense (Dense)" in text and "(None, 25)" in text and "19,625" in text
+    assert "dense_1 (Dense)" in text and "260" in text
+    assert "Total params: 19,885" in text
+
+
+def test_summary_prints_a_table(capsys):
+    pytest.importorskip("rich")
+    model = course_net()
+    model(np.zeros((1, 784)))
+    model.summary()
+    printed = capsys.readouterr().out
+    assert "dense_2 (Dense)" in printed and "Total params: 20,175" in printed
+
+
+def test_summary_of_an_unbuilt_model_says_so():
+    lines = []
+    course_net().summary(print_fn=lines.append)
+    assert "not built yet" in lines[0] and "?" in lines[0]
+
+
+# ----- weights files -----------------------------------------------------------------------
+
+def test_weights_round_trip_into_a_fresh_unbuilt_model(tmp_path):
+    mg.manual_seed(0)
+    model = course_net()
+    x = np.random.default_rng(0).random((5, 784)).astype(np.float32)
+    expected = model(x).data
+    path = tmp_path / "weights.npz"
+    model.save_weights(path)
+    with np.load(path) as f:
+        assert list(f.files) == ["layer0.kernel", "layer0.bias", "layer1.kernel", "layer1.bias",
+                                 "layer2.kernel", "layer2.bias"]
+    fresh = course_net()
+    state = mg.creation.generator().bit_generator.state
+    fresh.load_weights(path)
+    assert mg.creation.generator().bit_generator.state == state  # building from a file draws nothing
+    assert fresh.built
+    np.testing.assert_array_equal(fresh(x).data, expected)
+    assert fresh.parameters()[0].name == "dense.kernel"
+
+
+def test_save_weights_writes_exactly_the_path_and_atomically(tmp_path):
+    model = course_net()
+    model(np.zeros((1, 4)))
+    path = tmp_path / "ckpt"  # no suffix: np.savez alone would write ckpt.npz
+    model.save_weights(path)
+    assert os.listdir(tmp_path) == ["ckpt"]
+    model.save_weights(path)  # overwriting leaves no temporary file behind
+    assert os.listdir(tmp_path) == ["ckpt"]
+
+
+def test_load_weights_keeps_optimizer_views(tmp_path):
+    model = course_net()
+    model.compile(optimizer="sgd", loss="mse")
+    model(np.zeros((1, 4)))
+    opt = model.optimizer
+    opt.bind(model.parameters())
+    base = model.parameters()[0].data.base
+    other = course_net()
+    other(np.ones((1, 4)))
+    other.save_weights(tmp_path / "w.npz")
+    model.load_weights(tmp_path / "w.npz")
+    assert model.parameters()[0].data.base is base
+    np.testing.assert_array_equal(model.parameters()[0].data, other.parameters()[0].data)
+
+
+def test_mismatched_weights_are_refused_naming_the_mismatch(tmp_path):
+    small = course_net()
+    small(np.zeros((1, 784)))
+    small.save_weights(tmp_path / "small.npz")
+    wide = nn.Sequential([nn.Dense(30, activation="relu"), nn.Dense(15), nn.Dense(10)])
+    wide(np.zeros((1, 784)))
+    before = wide.get_weights()
+    with pytest.raises(ValueError, match=r"'layer0.kernel' has shape \(784, 25\) in the file but \(784, 30\)"):
+        wide.load_weights(tmp_path / "small.npz")
+    for key, value in wide.get_weights().items():
+        np.testing.assert_array_equal(value, before[key])  # nothing was changed
+
+    deeper = nn.Sequential([nn.Dense(25), nn.Dense(15), nn.Dense(10), nn.Dense(3)])
+    deeper(np.zeros((1, 784)))
+    with pytest.raises(ValueError, match=r"6 arrays, the model has 8 weights.*no 'layer3.kernel'"):
+        deeper.load_weights(tmp_path / "small.npz")
+
+    shallow = nn.Sequential([nn.Dense(25), nn.Dense(15)])
+    shallow(np.zeros((1, 784)))
+    with pytest.raises(ValueError, match="'layer2.kernel' in the file has no place"):
+        shallow.load_weights(tmp_path / "small.npz")
+
+
+def test_unbuilt_model_refusing_a_file_stays_unbuilt(tmp_path):
+    model = course_net()
+    model(np.zeros((1, 784)))
+    model.save_weights(tmp_path / "w.npz")
+    other = nn.Sequential([nn.Dense(25), nn.Dense(16), nn.Dense(10)])
+    with pytest.raises(ValueError, match="layer1.kernel"):
+        other.load_weights(tmp_path / "w.npz")
+    assert not other.built and other.layers[0].kernel is None
+
+
+def test_load_weights_of_a_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        course_net().load_weights(bad)
+    with pytest.raises(FileNotFoundError):
+        course_net().load_weights(tmp_path / "missing.npz")
+
+
+def test_save_weights_of_an_unbuilt_model():
+    with pytest.raises(ValueError, match="not built yet"):
+        course_net().save_weights("never-written.npz")
+
+
+def test_model_call_casts_float64_inputs():
+    model = course_net()
+    out = model(np.ones((2, 3), np.float64))
+    assert out.dtype == np.float32 and model.dtype == np.float32
+
+
+def test_softmax_model_outputs_probabilities_of_its_logits():
+    model = course_net("softmax")
+    x = np.random.default_rng(1).random((3, 4)).astype(np.float32)
+    probs = model(x).data
+    h = x
+    for layer in model.layers[:2]:
+        h = np.maximum(h @ layer.kernel.data + layer.bias.data, 0)
+    logits = h @ model.layers[2].kernel.data + model.layers[2].bias.data
+    np.testing.assert_allclose(probs, F.softmax(logits, axis=-1).data, rtol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
