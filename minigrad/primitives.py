@@ -381,9 +381,11 @@ class MatMul(Function):
         # Treat 1-d operands as matrices (a row, b a column), as numpy's matmul defines them.
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        g2 = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if a.ndim == 1 and b.ndim > 1 else g
-        if b.ndim == 1:
-            g2 = g2.reshape(g2.shape + (1,))
+        # g lacks the dims numpy dropped: b's column (last) first, then a's row (second to last),
+        # so 1-d @ 1-d gets g as a 1x1 matrix.
+        g2 = g.reshape(g.shape + (1,)) if b.ndim == 1 else g
+        if a.ndim == 1:
+            g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:])
         ga = gb = None
         if need_a:
             ga = g2 @ b2.swapaxes(-1, -2)
