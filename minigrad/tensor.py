@@ -393,6 +393,11 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if ndim == 0:
+        # PyTorch accepts axis 0 or -1 on a 0-d tensor (and reduces nothing); numpy would raise.
+        if any(a not in (0, -1) for a in axes):
+            raise ValueError(f"{op}: axis {axis} is out of range for a 0-d tensor (only 0 or -1)")
+        return ()
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
