@@ -216,6 +216,12 @@ def write_dot(drawing: Drawing) -> str:
 def to_dot(target: Any, *, values: bool = False, grads: bool = False, saved: bool = False,
            depth: int | None = None, heat: bool = False, max_nodes: int = 2000, fold: bool = True,
            title: str | None = None) -> str:
-    """DOT source drawing `target` (a Tensor, a mg.Graph, a model, or a dict {title: target} side by side)."""
+    """DOT source drawing `target` (a Tensor, a mg.Graph, a model, or a dict {title: target} side by side).
+
+    Colours: grey inputs/constants, light blue parameters, light yellow ops, violet fused ops, green
+    the output (loss), orange saved tensors (`saved=True`), grey 3-d boxes collapsed scopes
+    (`depth=`), red NaN/Inf (bright red where it starts); `heat=True` fills white → orange by
+    log mean |grad| after backward(). The full legend is in this module's docstring.
+    """
     return write_dot(build_drawing(target, values=values, grads=grads, saved=saved, depth=depth, heat=heat,
                                    max_nodes=max_nodes, fold=fold, title=title))
