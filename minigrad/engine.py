@@ -214,17 +214,24 @@ def walk_backward(
                     "backward(); pass retain_graph=True to the first backward() to go through it twice"
                 )
             node.grad = g
-            grad_inputs = node.backward(g)
+            # Under detect_anomaly the ops inside a backward formula and the broadcast reduction
+            # are not checked one by one: a NaN born there is reported below under this node's
+            # name (sqrt's g/(2·sqrt(x)) at x = 0 names sqrt, not div).
+            anomaly, STATE.anomaly = STATE.anomaly, 0
+            try:
+                grad_inputs = []
+                for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
+                    if needed and gi is not None and gi.shape != t.shape:
+                        gi = _reduce_broadcast(gi, t.shape, node)
+                    grad_inputs.append(gi if needed else None)
+            finally:
+                STATE.anomaly = anomaly
             sent = []
-            for t, gi, needed in zip(node.inputs, grad_inputs, node.needs_input_grad):
-                if not needed or gi is None:
-                    sent.append(None)
-                    continue
-                if gi.shape != t.shape:
-                    gi = _reduce_broadcast(gi, t.shape, node)
-                if STATE.anomaly:
-                    check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
-                deliver(t, gi, grads)
+            for t, gi in zip(node.inputs, grad_inputs):
+                if gi is not None:
+                    if anomaly:
+                        check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
+                    deliver(t, gi, grads)
                 sent.append(gi)
             if not retain_graph:
                 node.free()
