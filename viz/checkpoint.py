@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,9 @@ class Checkpoint:
     optimizer_state: Any
     epoch: int  # epochs completed
     batch: int = 0  # batches of epoch `epoch + 1` completed (an interrupt mid-epoch), else 0
+    # the running train metrics of those batches and their sample count ({"loss", "accuracy", "samples"}),
+    # so the resumed epoch reports the same means as an uninterrupted one
+    partial: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
 
@@ -103,13 +106,16 @@ def _json_number(value: Any) -> Any:
 def _atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # open(..., "xb") rather than mkstemp: the file gets the usual permissions (umask), not 0600
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -123,6 +129,7 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
         "version": VERSION,
         "epoch": int(checkpoint.epoch),
         "batch": int(checkpoint.batch),
+        "partial": {k: _json_number(v) for k, v in checkpoint.partial.items()},
         "history": {k: [_json_number(v) for v in values] for k, values in checkpoint.history.items()},
         "args": checkpoint.args,
         "optimizer": optimizer,
@@ -163,6 +170,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                    for k, values in meta["history"].items()}
         return Checkpoint(weights=weights, optimizer_state=_unflatten_state(meta["optimizer"], arrays),
                           epoch=int(meta["epoch"]), batch=int(meta.get("batch", 0)), history=history,
+                          partial={k: float(v) for k, v in meta.get("partial", {}).items() if v is not None},
                           args=dict(meta["args"]))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a usable minigrad checkpoint ({e})") from None

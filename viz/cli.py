@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["VALIDATION_SIZE", "UsageError", "build_parser", "main"]
 
 VALIDATION_SIZE = 5000  # the last 5,000 training images: never trained on, they give the val_* curves
-PLAIN_EVERY = 100  # batches between plain progress lines
+PLAIN_EVERY = 100  # batches between plain progress lines (at least four lines an epoch on small runs)
 DEFAULTS: dict[str, Any] = {"dataset": "mnist", "hidden": (25, 15), "epochs": 5, "batch_size": 128,
                             "optimizer": "adam", "loss": "fused", "seed": 0, "limit": None}
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1}  # plain SGD at Adam's 1e-3 barely moves in 5 epochs
@@ -280,15 +280,14 @@ def default_run_path(dataset: str) -> Path:
 
 
 def _check_writable(path: Path) -> None:
+    """Fail before training, not after it, when the checkpoint cannot be written (creates nothing)."""
     if path.is_dir():
         raise UsageError(f"--save {path} is a folder; give a file path such as {path / 'checkpoint.npz'}")
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create the folder {parent} for the checkpoint ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write the checkpoint into {parent}: permission denied")
+    existing = path.absolute().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write the checkpoint {path}: {existing} is not a writable folder")
 
 
 class _StopFlag:
@@ -381,6 +380,7 @@ class TrainingRun:
         self.optimizer = make_optimizer(s.optimizer, s.lr)
         self.history: dict[str, list[float]] = {}
         self.epoch, self.batch = 0, 0  # where training stands: epochs done, batches of the next one done
+        self.partial: dict[str, float] = {}  # train metrics of those batches (see Checkpoint.partial)
         if checkpoint is not None:
             self._restore(checkpoint, args.resume)
         self.model.compile(optimizer=self.optimizer, loss=make_loss(s.loss), metrics=["accuracy"])
@@ -399,11 +399,12 @@ class TrainingRun:
         self.optimizer.learning_rate = s.lr  # load_state_dict restored the saved rate; --lr may change it
         self.history = {k: list(v) for k, v in checkpoint.history.items()}
         self.epoch, self.batch = checkpoint.epoch, min(checkpoint.batch, self.steps)
+        self.partial = dict(checkpoint.partial) if self.batch else {}
         saved = checkpoint.args
         if self.batch and not all(saved.get(k) == getattr(s, k) for k in ("seed", "limit", "batch_size")):
             self.notes.append(f"epoch {self.epoch + 1} restarted from its first batch: --seed, --limit or "
                               "--batch-size changed, so the batches already done cannot be skipped")
-            self.batch = 0
+            self.batch, self.partial = 0, {}
 
     @property
     def title(self) -> str:
@@ -442,7 +443,7 @@ class TrainingRun:
 
         save_checkpoint(self.save_path, Checkpoint(
             weights=self.model.get_weights(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
-            batch=self.batch, history=self.history, args=self.settings.as_dict()))
+            batch=self.batch, partial=self.partial, history=self.history, args=self.settings.as_dict()))
         write_metrics(self.metrics_path, self.history)
 
     def train(self, monitor: Any, stop: _StopFlag) -> bool:
@@ -466,16 +467,32 @@ class TrainingRun:
                 monitor.on_epoch_end(epoch, dict(logs))
                 interrupted = stop.requested
             if logs:  # the epoch is complete
+                logs.update(self._merge_partial(logs, len(order)))
                 logs["epoch_time"] = time.perf_counter() - started
                 for key, value in logs.items():
                     self.history.setdefault(key, []).append(float(value))
-                self.epoch, self.batch = epoch + 1, 0
+                self.epoch, self.batch, self.partial = epoch + 1, 0, {}
             else:
-                self.batch = first + monitor.progress.batches_done - monitor.progress.batch_offset
+                progress = monitor.progress
+                self.batch = first + progress.batches_done - progress.batch_offset
+                samples = self.partial.get("samples", 0) + progress.epoch_samples
+                self.partial = {**self._merge_partial(progress.logs, progress.epoch_samples), "samples": samples}
             self.save()
             if interrupted:
                 return False
         return True
+
+    def _merge_partial(self, means: dict[str, float], samples: int) -> dict[str, float]:
+        """Train means over this epoch's batches before an interrupt (self.partial) and after it."""
+        before = self.partial.get("samples", 0)
+        merged = {}
+        for key in ("loss", "accuracy"):
+            parts = [(self.partial[key], before)] if before and key in self.partial else []
+            if samples and key in means:
+                parts.append((means[key], samples))
+            if parts:
+                merged[key] = sum(v * n for v, n in parts) / sum(n for _, n in parts)
+        return merged
 
     def evaluate(self, train_time: float) -> Any:
         from viz.checkpoint import write_metrics
@@ -515,7 +532,7 @@ def train(args: argparse.Namespace) -> int:
         def say(text: str) -> None:
             console.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
-        monitor = PlainLog(info, every=PLAIN_EVERY)
+        monitor = PlainLog(info, every=max(1, min(PLAIN_EVERY, run.steps // 4)))
         say = monitor.write
         say(run.title)
         say(f"training on {run.n_train:,} images, validating on the last {VALIDATION_SIZE:,} training images, "

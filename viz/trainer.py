@@ -125,6 +125,7 @@ class _Progress:
         self.step_accuracy = np.full(total_steps, np.nan)
         self._previous_means: tuple[float, float] = (math.nan, math.nan)
         self.samples = 0
+        self.epoch_samples = 0  # samples fit has run in the current epoch (this fit call)
         self.start = time.perf_counter()
         self.steps_run = 0  # batches run in this session (for the rate and the ETA)
 
@@ -133,6 +134,7 @@ class _Progress:
         self.batch_offset = batches
 
     def begin_epoch(self, epoch: int) -> None:
+        self.epoch_samples = 0
         self.epoch = epoch
         self.batches_done = self.batch_offset
         self._previous_means = (math.nan, math.nan)
@@ -143,7 +145,9 @@ class _Progress:
         self.batches_done = index + 1
         self.logs = {k: _float(v) for k, v in logs.items() if k not in ("batch", "size")}
         size = logs.get("size")
-        self.samples += int(size) if isinstance(size, (int, np.integer)) else self.info.batch_size
+        size = int(size) if isinstance(size, (int, np.integer)) else self.info.batch_size
+        self.samples += size
+        self.epoch_samples += size
         self.steps_run += 1
         step = self.epoch * self.info.steps_per_epoch + index
         # fit reports running means over the epoch; the k-th batch's own value is k*m_k - (k-1)*m_(k-1)

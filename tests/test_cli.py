@@ -1,0 +1,242 @@
+"""The `minigrad` command run as a user runs it: a subprocess, its output, files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from viz.checkpoint import load_checkpoint, save_checkpoint
+from viz.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_ACCURACY = re.compile(r"^test accuracy: 0\.\d{4}$")
+SMALL = ["--limit", "3000", "--hidden", "16", "--plain"]  # 24 batches an epoch: a run takes ~2 s
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    env.update(extra)
+    return env
+
+
+def minigrad(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minigrad", *args], check=False, cwd=cwd, env=environment(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def weights(path: Path) -> dict[str, np.ndarray]:
+    return load_checkpoint(path).weights
+
+
+def epoch_lines(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if re.match(r"epoch \d+/\d+  loss", line)]
+
+
+# ----- bad input: exit 2, one sentence, no traceback -----------------------------------------------------
+
+@pytest.mark.parametrize("args, says", [
+    (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--hidden", "25,abc"], "'abc' is not one"),
+    (["train", "--epochs", "0"], "--epochs"),
+    (["train", "--epochs", "-3"], "--epochs"),
+    (["train", "--batch-size", "many"], "--batch-size"),
+    (["train", "--lr", "-1"], "--lr"),
+    (["train", "--resume", "nowhere.npz"], "does not exist"),
+    (["train", "--save", "."], "is a folder"),
+    (["demo", "cats"], "invalid choice"),
+    ([], "choose a command"),
+])
+def test_bad_arguments_return_2_with_one_line(tmp_path, monkeypatch, capsys, args, says):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "minigrad-runs").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["train", "--hidden", "25,abc"], "'abc' is not one"),
+    (["train", "--limit", "60000"], "more than the 55,000 training images"),
+    (["graph", "-o", "graph.gif"], "graph"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, says):
+    result = minigrad(tmp_path, *args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "minigrad-runs").exists()
+
+
+def test_a_corrupt_checkpoint_is_refused(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 this is not really a zip archive")
+    result = minigrad(tmp_path, "train", "--resume", "bad.npz")
+    assert result.returncode == 2 and "corrupt" in result.stderr and "Traceback" not in result.stderr
+
+
+# ----- real runs (small) -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One small 2-epoch run shared by the tests below: (its folder, its result)."""
+    folder = tmp_path_factory.mktemp("run")
+    return folder, minigrad(folder, "train", *SMALL, "--epochs", "2", "--save", "two.ckpt")
+
+
+def test_a_short_run_learns_and_ends_with_the_test_accuracy(two_epochs):
+    folder, result = two_epochs
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert TEST_ACCURACY.match(lines[-1]), lines[-1]
+    assert float(lines[-1].split()[-1]) > 0.6  # 3,000 images, 2 epochs: far above chance (0.1)
+    assert "\x1b" not in result.stdout  # plain mode: no escape codes at all
+    epochs = epoch_lines(result.stdout)
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
+    accuracy = [float(re.search(r"val_accuracy (\S+)", line).group(1)) for line in epochs]
+    assert accuracy[1] > accuracy[0]
+    assert "checkpoint: two.ckpt" in result.stdout and (folder / "two.ckpt").is_file()
+    rows = [json.loads(line) for line in (folder / "two.metrics.jsonl").read_text().splitlines()]
+    assert [r.get("epoch") for r in rows[:2]] == [1, 2] and rows[-1]["test_accuracy"] > 0.6
+    assert load_checkpoint(folder / "two.ckpt").epoch == 2
+
+
+def test_the_default_checkpoint_goes_under_minigrad_runs(tmp_path):
+    result = minigrad(tmp_path, "train", *SMALL, "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    saved = list((tmp_path / "minigrad-runs").glob("mnist-*/checkpoint.npz"))
+    assert len(saved) == 1 and (saved[0].parent / "metrics.jsonl").is_file()
+    assert f"checkpoint: {saved[0].relative_to(tmp_path)}" in result.stdout
+
+
+def test_resume_counts_epochs_in_total_and_matches_an_uninterrupted_run(two_epochs, tmp_path):
+    folder, first = two_epochs
+    assert first.returncode == 0, first.stderr
+    resumed = minigrad(folder, "train", "--resume", "two.ckpt", "--epochs", "3", "--save", str(tmp_path / "r.ckpt"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert [line.split()[1] for line in epoch_lines(resumed.stdout)] == ["3/3"]
+    straight = minigrad(tmp_path, "train", *SMALL, "--epochs", "3", "--save", "s.ckpt")
+    assert straight.returncode == 0, straight.stderr
+    a, b = weights(tmp_path / "r.ckpt"), weights(tmp_path / "s.ckpt")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert resumed.stdout.splitlines()[-1] == straight.stdout.splitlines()[-1]
+    again = minigrad(folder, "train", "--resume", "two.ckpt", "--epochs", "2")  # already there: evaluate
+    assert again.returncode == 0 and epoch_lines(again.stdout) == []
+    assert "evaluating only" in again.stdout and TEST_ACCURACY.match(again.stdout.splitlines()[-1])
+
+
+def test_resume_refuses_another_architecture(two_epochs, tmp_path):
+    folder, first = two_epochs
+    assert first.returncode == 0, first.stderr
+    result = minigrad(folder, "train", "--resume", "two.ckpt", "--hidden", "32")
+    assert result.returncode == 2 and "--hidden 16, not 32" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # a checkpoint whose settings say one thing and whose weights another: the weights' mismatch is named
+    checkpoint = load_checkpoint(folder / "two.ckpt")
+    checkpoint.args["hidden"] = [8]
+    save_checkpoint(tmp_path / "odd.ckpt", checkpoint)
+    result = minigrad(tmp_path, "train", "--resume", "odd.ckpt")
+    assert result.returncode == 2 and "layer0.kernel" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
+    args = ["train", "--limit", "12800", "--hidden", "16", "--plain", "--epochs", "2", "--save", "cut.ckpt"]
+    child = subprocess.Popen([sys.executable, "-m", "minigrad", *args], cwd=tmp_path, env=environment(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait for the first batch line: training is under way
+            line = child.stdout.readline()
+            lines.append(line)
+            if "batch 25/" in line or not line:  # 100 batches an epoch: a line every 25
+                break
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    output = "".join(lines) + out
+    assert "checkpoint saved to cut.ckpt" in output
+    assert "resume with: python -m minigrad train --resume cut.ckpt" in output
+    cut = load_checkpoint(tmp_path / "cut.ckpt")
+    assert (cut.epoch, cut.batch) > (0, 0)
+
+    resumed = minigrad(tmp_path, "train", "--resume", "cut.ckpt")
+    assert resumed.returncode == 0, resumed.stderr
+    straight = minigrad(tmp_path, *args[:-1], "whole.ckpt")
+    a, b = weights(tmp_path / "cut.ckpt"), weights(tmp_path / "whole.ckpt")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert resumed.stdout.splitlines()[-1] == straight.stdout.splitlines()[-1]
+
+
+def test_graph_renders_one_training_step(tmp_path):
+    result = minigrad(tmp_path, "graph", "--hidden", "8", "-o", "step.dot")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "step.dot"
+    dot = (tmp_path / "step.dot").read_text()
+    assert "digraph" in dot and "softmax_cross_entropy" in dot
+
+
+def test_demo_softmax_prints_the_table(tmp_path):
+    result = minigrad(tmp_path, "demo", "softmax")
+    assert result.returncode == 0, result.stderr
+    assert "fused" in result.stdout and "naive" in result.stdout
+
+
+# ----- the live dashboard, in a pseudo-terminal -----------------------------------------------------------
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_live_dashboard_draws_in_a_terminal(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    env = environment(COLUMNS="100", LINES="40", TERM="xterm-256color")
+    env.pop("NO_COLOR", None)
+    child = subprocess.Popen([sys.executable, "-m", "minigrad", "train", "--limit", "3000", "--hidden", "16",
+                              "--epochs", "2"], cwd=tmp_path, env=env, stdin=slave, stdout=slave, stderr=slave,
+                             close_fds=True)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif child.poll() is not None:
+                break
+        child.wait(timeout=30)
+    finally:
+        child.kill()
+        os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert child.returncode == 0, screen[-2000:]
+    assert "\x1b[" in screen  # colours and cursor movement: it is the live display
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r", "")
+    for piece in ("▀" * 28, "softmax output", "loss", "accuracy", "gradient norms", "samples/s", "confusion matrix"):
+        assert piece in text, piece
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    assert TEST_ACCURACY.match(last.strip()), repr(last)
