@@ -132,7 +132,8 @@ def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: f
             error = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
             if (error > 0).any() or not np.isfinite(a).all():
                 j = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(error), error, np.inf))), a.shape)
-                where = f" of output element {np.unravel_index(k, out.shape)}" if out.size > 1 else ""
+                element = tuple(int(v) for v in np.unravel_index(k, out.shape))  # (0, 1), not np.int64 reprs
+                where = f" of output element {element}" if out.size > 1 else ""
                 raise GradcheckError(
                     f"gradcheck: gradient{where} with respect to input {i} (shape {arrays[i].shape}) is wrong "
                     f"at index {tuple(int(v) for v in j)}: analytic {a[j]:.8g}, numeric {numeric[j]:.8g} "
