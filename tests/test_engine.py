@@ -1,0 +1,392 @@
+"""Engine semantics: graph shapes, accumulation, retain_graph, no_grad, higher order, transforms, anomalies."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import Tensor
+from minigrad.primitives import Function
+
+
+def scalar(value: float, requires_grad: bool = True) -> Tensor:
+    return Tensor(np.array(value, dtype=np.float64), requires_grad=requires_grad)
+
+
+# ----- graph shapes ---------------------------------------------------------------------------
+
+def test_diamond_graph_sums_both_paths() -> None:
+    x = scalar(1.5)
+    a, b = x * 2, x * 3  # two paths from x that meet again
+    (a * b).backward()  # 6x², d/dx = 12x
+    assert x.grad.item() == pytest.approx(18.0)
+
+
+def test_reused_node_gets_every_use() -> None:
+    x = scalar(0.3)
+    y = x.exp()
+    z = y * y + y  # y feeds three uses: d/dx = 2e^{2x} + e^x
+    z.backward()
+    assert x.grad.item() == pytest.approx(2 * np.exp(0.6) + np.exp(0.3))
+
+
+def test_same_tensor_as_both_operands() -> None:
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, -4.0, 6.0])
+    x.grad = None
+    (x - x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 0.0])
+
+
+def test_only_inputs_that_require_grad_get_one() -> None:
+    x = scalar(2.0)
+    c = scalar(5.0, requires_grad=False)
+    (x * c).backward()
+    assert x.grad.item() == 5.0
+    assert c.grad is None
+
+
+# ----- accumulation and freeing ---------------------------------------------------------------
+
+def test_gradients_accumulate_over_backward_calls() -> None:
+    x = scalar(3.0)
+    (x * x).backward()
+    (x * 4).backward()
+    assert x.grad.item() == pytest.approx(6.0 + 4.0)
+
+
+def test_setting_grad_to_none_clears_it() -> None:
+    x = scalar(3.0)
+    (x * x).backward()
+    x.grad = None
+    (x * 4).backward()
+    assert x.grad.item() == 4.0
+
+
+def test_second_backward_through_freed_graph_raises() -> None:
+    x = scalar(2.0)
+    y = (x * x).exp().sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward() -> None:
+    x = scalar(2.0)
+    y = x * x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * 12.0)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_freed_shared_subgraph_raises_from_another_output() -> None:
+    """A second output that reuses a freed part of the graph also raises (PyTorch does too)."""
+    x = scalar(2.0)
+    h = x.exp()
+    (h * 2).backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        (h * 3).backward()
+
+
+def test_backward_without_graph_raises() -> None:
+    with pytest.raises(RuntimeError, match="requires_grad"):
+        scalar(1.0, requires_grad=False).exp().backward()
+
+
+def test_backward_seed_shape_must_match() -> None:
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        (x * 2).backward(np.ones(2))
+
+
+def test_explicit_seed_scales_gradient() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * x).backward(Tensor(np.array([10.0, 100.0])))
+    np.testing.assert_allclose(x.grad.data, [20.0, 400.0])
+
+
+# ----- no_grad and detach ---------------------------------------------------------------------
+
+def test_no_grad_records_nothing() -> None:
+    x = scalar(2.0)
+    with mg.no_grad():
+        y = x * 3 + 1
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
+    assert y.requires_grad is False and y.op is None
+    with pytest.raises(RuntimeError):
+        y.backward()
+
+
+def test_no_grad_as_decorator_and_enable_grad_inside() -> None:
+    x = scalar(2.0)
+
+    @mg.no_grad()
+    def f(t: Tensor) -> Tensor:
+        with mg.enable_grad():
+            inner = t * 2
+        return inner + t * 3
+
+    out = f(x)  # the outer add ran under no_grad, so it is not recorded
+    assert out.op is None and not out.requires_grad
+    assert out.item() == 10.0
+    with mg.no_grad(), mg.enable_grad():
+        z = x * 2
+    assert z.requires_grad and z.op is not None and z.op.op == "mul"
+
+
+def test_no_grad_restored_after_exception() -> None:
+    with pytest.raises(ZeroDivisionError), mg.no_grad():
+        raise ZeroDivisionError
+    assert mg.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph_and_shares_values() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    d = (x * 2).detach()
+    assert d.op is None and not d.requires_grad
+    np.testing.assert_array_equal(d.data, [2.0, 4.0])
+    (x * d).sum().backward()  # d is a constant: d/dx = d
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+# ----- deep graphs ----------------------------------------------------------------------------
+
+def test_ten_thousand_op_chain() -> None:
+    """No recursion limit: micrograd's recursive topological sort fails past ~1000 ops."""
+    x = scalar(0.5)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0001 ** 10_000, rel=1e-9)
+    assert len(mg.trace(y)) == 10_000
+
+
+# ----- higher order ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("f, d1, d2", [
+    (lambda x: x ** 3, lambda x: 3 * x ** 2, lambda x: 6 * x),
+    (lambda x: x.exp() * x, lambda x: np.exp(x) * (x + 1), lambda x: np.exp(x) * (x + 2)),
+    (lambda x: x.tanh(), lambda x: 1 - np.tanh(x) ** 2, lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+    (lambda x: x.sigmoid(), lambda x: _s(x) * (1 - _s(x)), lambda x: _s(x) * (1 - _s(x)) * (1 - 2 * _s(x))),
+    (lambda x: x.log() * x, lambda x: np.log(x) + 1, lambda x: 1 / x),
+], ids=["cube", "x_exp", "tanh", "sigmoid", "x_log"])
+@pytest.mark.parametrize("x0", [0.4, 1.3])
+def test_second_derivative_by_grad_of_grad(f, d1, d2, x0: float) -> None:
+    x = scalar(x0, requires_grad=False)
+    assert mg.grad(f)(x).item() == pytest.approx(d1(x0), rel=1e-10)
+    assert mg.grad(mg.grad(f))(x).item() == pytest.approx(d2(x0), rel=1e-10)
+
+
+def _s(x: float) -> float:
+    return 1 / (1 + np.exp(-x))
+
+
+def test_second_derivative_by_create_graph() -> None:
+    x = scalar(0.7)
+    (x.exp() * x).backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad and g.op is not None
+    assert g.item() == pytest.approx(np.exp(0.7) * 1.7)
+    x.grad = None
+    g.backward()
+    assert x.grad.item() == pytest.approx(np.exp(0.7) * 2.7)
+
+
+def test_third_derivative_and_create_graph_keeps_the_graph() -> None:
+    x = scalar(2.0)
+    y = x ** 3
+    y.backward(create_graph=True)  # retain_graph defaults to create_graph
+    g1 = x.grad
+    y.backward(create_graph=True)  # would raise if the graph had been freed
+    assert x.grad.item() == pytest.approx(24.0)
+    assert mg.grad(mg.grad(mg.grad(lambda t: t ** 3)))(scalar(2.0, False)).item() == pytest.approx(6.0)
+    x.grad = None
+    g1.backward()
+    assert x.grad.item() == pytest.approx(12.0)
+
+
+def test_grad_with_argnums_and_without_touching_dot_grad() -> None:
+    a, b = scalar(2.0), scalar(3.0)
+    ga, gb = mg.grad(lambda p, q: p * p * q, argnums=(0, 1))(a, b)
+    assert (ga.item(), gb.item()) == (pytest.approx(12.0), pytest.approx(4.0))
+    assert a.grad is None and b.grad is None
+    assert mg.grad(lambda p, q: p * q, argnums=1)(a, b).item() == 2.0
+
+
+def test_grad_of_constant_function_is_zero() -> None:
+    g = mg.grad(lambda x: Tensor(np.array(5.0)))(scalar(1.0))
+    assert g.item() == 0.0
+
+
+def test_grad_rejects_non_scalar_output() -> None:
+    with pytest.raises(ValueError, match="jacobian"):
+        mg.grad(lambda x: x * 2)(Tensor(np.ones(3)))
+
+
+# ----- jacobian -------------------------------------------------------------------------------
+
+def test_jacobian_of_linear_map_is_the_matrix() -> None:
+    A = np.arange(12.0).reshape(4, 3) - 5
+    J = mg.jacobian(lambda v: Tensor(A) @ v, Tensor(np.array([0.3, -1.0, 2.0])))
+    assert J.shape == (4, 3)
+    np.testing.assert_allclose(J.data, A)
+
+
+def test_jacobian_of_softmax() -> None:
+    z = np.array([0.5, -1.0, 2.0, 0.0])
+    p = np.exp(z) / np.exp(z).sum()
+    J = mg.jacobian(lambda v: v.softmax(), Tensor(z))
+    np.testing.assert_allclose(J.data, np.diag(p) - np.outer(p, p), atol=1e-12)
+
+
+def test_jacobian_shape_is_output_shape_plus_input_shape() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    J = mg.jacobian(lambda v: v.sum(axis=0) * 2, Tensor(x))
+    assert J.shape == (3, 2, 3)
+    expected = np.zeros((3, 2, 3))
+    for j in range(3):
+        expected[j, :, j] = 2
+    np.testing.assert_array_equal(J.data, expected)
+
+
+# ----- gradcheck ------------------------------------------------------------------------------
+
+class WrongSquare(Function):
+    """x² with a deliberately wrong backward (3x instead of 2x), to see gradcheck object."""
+
+    op, rule = "wrong_square", "d/dx = 3·x (wrong)"
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g):
+        return (g * self.inputs[0] * 3,)
+
+
+class WrongSecondInput(Function):
+    """a·b whose gradient for b is wrong (it ignores a)."""
+
+    op = "wrong_mul"
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        return g * self.inputs[1], g
+
+
+def test_gradcheck_accepts_correct_ops() -> None:
+    rng = np.random.default_rng(0)
+    assert mg.gradcheck(lambda a, b: (a @ b).tanh().sum(axis=0), rng.normal(size=(3, 2)), rng.normal(size=(2, 4)))
+    # Integer inputs are passed through unchecked.
+    assert mg.gradcheck(lambda x, i: x[i], rng.normal(size=5), np.array([0, 3, 3]))
+
+
+def test_gradcheck_rejects_a_wrong_backward() -> None:
+    with pytest.raises(mg.GradcheckError) as info:
+        mg.gradcheck(lambda x: WrongSquare.apply(x), np.array([1.0, 2.0]))
+    message = str(info.value)
+    assert "input 0" in message and "analytic" in message and "numeric" in message
+    # The reported numbers are the wrong and the right derivative (3x vs 2x at x = 1 or 2).
+    assert re.search(r"analytic 3\b.*numeric 2\b|analytic 6\b.*numeric 4\b", message), message
+    assert "output element (0,)" in message or "output element (1,)" in message
+    assert "np.int" not in message
+
+
+def test_gradcheck_names_the_wrong_input() -> None:
+    with pytest.raises(mg.GradcheckError, match="input 1"):
+        mg.gradcheck(lambda a, b: WrongSecondInput.apply(a, b), np.array([2.0, 3.0]), np.array([1.0, -1.0]))
+
+
+def test_gradcheck_is_a_assertion_error_subclass() -> None:
+    assert issubclass(mg.GradcheckError, AssertionError)
+
+
+# ----- detect_anomaly -------------------------------------------------------------------------
+
+def test_anomaly_in_forward_names_the_op() -> None:
+    x = Tensor(np.array([1.0, -1.0]), requires_grad=True)
+    with np.errstate(invalid="ignore"), mg.detect_anomaly(), \
+            pytest.raises(mg.AnomalyError, match=r"^log\b.*NaN.*\(2,\)"):
+        x.exp().log().log()  # log(e^-1) = -1, then log(-1) = NaN
+
+
+def test_anomaly_born_in_backward_names_the_op_and_scope() -> None:
+    x = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with mg.detect_anomaly():
+        with mg.scope("layer"):
+            y = x.sqrt().sum()  # sqrt(0) = 0 is fine; its gradient 1/(2·0) is not
+        with np.errstate(divide="ignore"), pytest.raises(mg.AnomalyError) as info:
+            y.backward()
+    message = str(info.value)
+    assert message.startswith("sqrt") and "layer" in message and "Inf" in message
+
+
+def test_no_anomaly_error_without_detect_anomaly() -> None:
+    x = Tensor(np.array([0.0, -1.0]), requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = x.sqrt().sum()
+        y.backward()
+    assert np.isnan(y.item())
+    assert np.isinf(x.grad.data[0])
+
+
+def test_detect_anomaly_is_off_again_after_the_block() -> None:
+    with mg.detect_anomaly():
+        pass
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(Tensor(np.array(-1.0)).log().item())
+
+
+# ----- backward_steps -------------------------------------------------------------------------
+
+def _build(x: Tensor, w: Tensor) -> Tensor:
+    h = (x @ w).relu()
+    return (h * h).sum() + w.tanh().mean()
+
+
+def test_backward_steps_to_the_end_equals_backward() -> None:
+    rng = np.random.default_rng(1)
+    xs, ws = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    x1, w1 = Tensor(xs, requires_grad=True), Tensor(ws, requires_grad=True)
+    _build(x1, w1).backward()
+    x2, w2 = Tensor(xs, requires_grad=True), Tensor(ws, requires_grad=True)
+    steps = list(mg.backward_steps(_build(x2, w2)))
+    assert steps
+    np.testing.assert_array_equal(x1.grad.data, x2.grad.data)
+    np.testing.assert_array_equal(w1.grad.data, w2.grad.data)
+
+
+def test_backward_steps_come_in_reverse_topological_order_with_rules() -> None:
+    x = Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    w = Tensor(np.array([[0.5], [0.25]]), requires_grad=True)
+    out = _build(x, w)
+    order = mg.trace(out).nodes
+    steps = list(mg.trace(out).backward_steps())
+    assert [s.node for s in steps] == order[::-1]
+    assert all(isinstance(s.rule, str) and s.rule for s in steps)
+    relu = next(s for s in steps if s.node.op == "relu")
+    assert "x > 0" in relu.rule
+    for s in steps:
+        assert s.grad_output.shape == s.node.output.shape
+        assert len(s.grad_inputs) == len(s.node.inputs)
+        for t, gi in zip(s.node.inputs, s.grad_inputs):
+            assert gi is None or gi.shape == t.shape
+
+
+def test_backward_steps_can_stop_half_way() -> None:
+    x = scalar(2.0)
+    y = (x * 3).exp()
+    steps = mg.backward_steps(y)
+    first = next(steps)
+    assert first.node.op == "exp" and x.grad is None  # nothing reached the leaf yet
+    second = next(steps)
+    assert second.node.op == "mul" and x.grad.item() == pytest.approx(3 * np.exp(6.0))
