@@ -56,7 +56,10 @@ def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable
         if not out.requires_grad:
             grads = [None] * len(variables)
         else:
-            grads = gradients(out.reshape(()), variables, create_graph=outer and STATE.grad_enabled)
+            create = outer and STATE.grad_enabled
+            with enable_grad():  # under no_grad (gradcheck's numeric pass) reshape must still record
+                root = out.reshape(())
+            grads = gradients(root, variables, create_graph=create)
         result = tuple(g if g is not None else Tensor._wrap(np.zeros(v.shape, v.dtype))
                        for g, v in zip(grads, variables))
         return result[0] if isinstance(argnums, int) else result
