@@ -426,7 +426,10 @@ class Mean(Function):
             raise ValueError(f"mean: the tensor of shape {x.shape} is empty")
         if x.dtype.kind in "iub":
             x = x.astype(get_default_dtype())
-        return np.asarray(np.mean(x, axis=axis, keepdims=self.attrs["keepdims"]))
+        # sum * (1/n) rather than np.mean, whose Python wrapper costs 4x more on small arrays
+        count = x.size if axis is None else int(np.prod([x.shape[i] for i in axis]))
+        total = np.sum(x, axis=axis, keepdims=self.attrs["keepdims"])
+        return np.asarray(total * np.asarray(1.0 / count, dtype=total.dtype))
 
     def backward(self, g):
         x = self.inputs[0]
