@@ -47,6 +47,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} data (object array)")
     if array.dtype.kind == "c":
         raise TypeError("Tensor: complex numbers are not supported")
+    if array.dtype.kind not in "biuf":  # strings, dates, raw bytes: numpy accepts them, autodiff cannot
+        raise TypeError(f"Tensor: cannot make a tensor from {array.dtype} data; give bool, int or float numbers")
     return array
 
 
