@@ -48,7 +48,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if array.dtype.kind == "c":
         raise TypeError("Tensor: complex numbers are not supported")
     if array.dtype.kind not in "biuf":  # strings, dates, raw bytes: numpy accepts them, autodiff cannot
-        raise TypeError(f"Tensor: cannot make a tensor from {array.dtype} data; give bool, int or float numbers")
+        kind = array.dtype
+        raise TypeError(f"Tensor: cannot make a tensor from {kind} data; give bool, int or float values")
     return array
 
 
