@@ -610,13 +610,21 @@ def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
     return Stack.apply(*tensors, axis=axis)
 
 
+def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both sides as Tensors; a Python scalar on either side takes the other side's dtype."""
+    if isinstance(a, Tensor):
+        return a, a._operand(b)
+    if isinstance(b, Tensor):
+        return b._operand(a), b
+    a = Tensor(a)
+    return a, a._operand(b)
+
+
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise larger of a and b (ties split the gradient)."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    return Maximum.apply(a, a._operand(b))
+    return Maximum.apply(*_operands(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise smaller of a and b (ties split the gradient)."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    return Minimum.apply(a, a._operand(b))
+    return Minimum.apply(*_operands(a, b))
