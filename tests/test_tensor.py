@@ -1,0 +1,274 @@
+"""The Tensor API: construction and dtypes, conversions, operators, factories and errors for people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import Tensor
+
+# ----- construction and dtypes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [1.5, [1.0, 2.0], [[1, 2.5]], (0.5,)])
+def test_python_floats_default_to_float32(data: object) -> None:
+    assert Tensor(data).dtype == np.float32
+    assert mg.tensor(data).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_numpy_float_dtype_is_kept(dtype: type) -> None:
+    assert Tensor(np.ones(3, dtype=dtype)).dtype == dtype
+    assert Tensor(dtype(2.0)).dtype == dtype
+
+
+def test_integers_and_bools_keep_their_dtype() -> None:
+    assert Tensor([1, 2]).dtype.kind == "i"
+    assert Tensor(3).dtype.kind == "i"
+    assert Tensor(np.array([1, 2], dtype=np.uint8)).dtype == np.uint8
+    assert Tensor([True, False]).dtype == np.bool_
+
+
+def test_explicit_dtype_and_copy_from_tensor() -> None:
+    t = Tensor([1, 2], dtype="float64")
+    assert t.dtype == np.float64
+    assert Tensor(t).dtype == np.float64
+    np.testing.assert_array_equal(Tensor(t).data, [1.0, 2.0])
+
+
+def test_set_default_dtype_changes_floats_and_factories(float64_default: None) -> None:
+    assert mg.get_default_dtype() == np.float64
+    assert Tensor(1.0).dtype == np.float64
+    assert mg.zeros(2).dtype == np.float64
+    assert mg.randn(2).dtype == np.float64
+    assert Tensor([1, 2]).dtype.kind == "i"  # integers are not affected
+
+
+def test_default_dtype_is_float32_again_after_the_fixture() -> None:
+    assert mg.get_default_dtype() == np.float32
+    previous = mg.get_default_dtype()
+    mg.set_default_dtype("float64")
+    mg.set_default_dtype(previous)
+    assert Tensor(1.0).dtype == np.float32
+
+
+def test_set_default_dtype_rejects_non_floats() -> None:
+    with pytest.raises(TypeError, match="int64"):
+        mg.set_default_dtype("int64")
+
+
+@pytest.mark.parametrize("op", [
+    lambda t: t * 2.5, lambda t: 2.5 * t, lambda t: t + 1, lambda t: 1 - t, lambda t: t / 3,
+    lambda t: 3 / t, lambda t: t ** 2, lambda t: 2 ** t, lambda t: t ** 0.5, lambda t: mg.maximum(t, 0.5),
+    lambda t: mg.minimum(0.5, t), lambda t: mg.where(t > 1, t, 0.0), lambda t: t.clip(0.1, 1.5),
+    lambda t: t.mean(), lambda t: t.softmax(),
+])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_python_scalars_never_upcast(op, dtype: type) -> None:
+    t = Tensor(np.array([1.0, 2.0], dtype=dtype))
+    assert op(t).dtype == dtype
+
+
+def test_binary_ops_follow_numpy_promotion() -> None:
+    a32, a64 = Tensor(np.ones(2, np.float32)), Tensor(np.ones(2, np.float64))
+    assert (a32 + a64).dtype == np.float64
+    assert (Tensor([1, 2]) * 2).dtype.kind == "i"
+    assert (Tensor([1, 2]) / Tensor([2, 4])).dtype == np.float32  # int / int -> default float, as in PyTorch
+    np.testing.assert_allclose((Tensor([1, 2]) / Tensor([2, 4])).data, [0.5, 0.5])
+
+
+@pytest.mark.parametrize("data", [[1, 2], np.array([1], dtype=np.uint8), [True]])
+def test_requires_grad_on_non_float_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError, match=r"float.*astype|float"):
+        Tensor(data, requires_grad=True)
+    with pytest.raises(TypeError, match=str(np.asarray(data).dtype)):
+        Tensor(data, requires_grad=True)
+
+
+@pytest.mark.parametrize("data", ["abc", [1 + 2j], [object()]])
+def test_non_numeric_data_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError, match="Tensor"):
+        Tensor(data)
+
+
+# ----- conversions and attributes -------------------------------------------------------------
+
+def test_numpy_interop() -> None:
+    t = Tensor(np.arange(6.0).reshape(2, 3))
+    assert np.asarray(t) is t.data
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert t.numpy() is t.data
+    np.testing.assert_array_equal(np.array(t), t.data)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and t.dtype == np.float64
+
+
+def test_item_and_tolist() -> None:
+    assert Tensor(3.5).item() == 3.5 and isinstance(Tensor(3.5).item(), float)
+    assert Tensor([[7]]).item() == 7 and isinstance(Tensor([[7]]).item(), int)
+    assert Tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        Tensor([1.0, 2.0]).item()
+
+
+def test_transpose_and_T() -> None:
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = Tensor(a)
+    assert t.T.shape == (4, 3, 2)
+    np.testing.assert_array_equal(t.T.data, a.T)
+    np.testing.assert_array_equal(t.transpose().data, a.T)
+    np.testing.assert_array_equal(t.transpose(1, 0, 2).data, a.transpose(1, 0, 2))
+    np.testing.assert_array_equal(t.transpose((2, 0, 1)).data, a.transpose(2, 0, 1))
+    np.testing.assert_array_equal(mg.transpose(t, 2, 1, 0).data, a.T)
+
+
+def test_len_iteration_and_name() -> None:
+    t = Tensor([[1, 2], [3, 4], [5, 6]], name="rows")
+    assert len(t) == 3
+    assert [row.tolist() for row in t] == [[1, 2], [3, 4], [5, 6]]
+    assert t.name == "rows" and "rows" in repr(t)
+
+
+def test_repr_shows_shape_dtype_and_op() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    text = repr(x.exp())
+    assert "shape=(2,)" in text and "float64" in text and "op=exp" in text
+    assert "requires_grad=True" in repr(x)
+
+
+# ----- comparisons ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compare, expected", [
+    (lambda a, b: a == b, [False, True, False]), (lambda a, b: a != b, [True, False, True]),
+    (lambda a, b: a < b, [True, False, False]), (lambda a, b: a <= b, [True, True, False]),
+    (lambda a, b: a > b, [False, False, True]), (lambda a, b: a >= b, [False, True, True]),
+])
+def test_comparisons_give_bool_tensors_without_grad(compare, expected: list[bool]) -> None:
+    a = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    b = Tensor(np.array([2.0, 2.0, 2.0]), requires_grad=True)
+    for other in (b, 2.0, np.array([2.0, 2.0, 2.0])):
+        out = compare(a, other)
+        assert out.dtype == np.bool_
+        assert not out.requires_grad and out.op is None
+        assert out.tolist() == expected
+
+
+# ----- indexing -------------------------------------------------------------------------------
+
+def test_indexing_forms_match_numpy() -> None:
+    a = np.arange(24.0).reshape(4, 6)
+    t = Tensor(a)
+    for index in (1, -1, slice(1, 3), (slice(None), 2), (Ellipsis, -1), np.array([3, 0, 3]),
+                  a > 10, (np.array([0, 1]), np.array([5, 4])), (None, 0)):
+        np.testing.assert_array_equal(t[index].data, a[index])
+    np.testing.assert_array_equal(t[[0, 0, 2]].data, a[[0, 0, 2]])
+    np.testing.assert_array_equal(t[Tensor(np.array([1, 2]))].data, a[[1, 2]])
+    np.testing.assert_array_equal(t[Tensor(a > 10)].data, a[a > 10])
+
+
+def test_setitem_on_a_tensor_that_requires_grad_is_refused() -> None:
+    x = Tensor(np.zeros(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        x[0] = 1.0
+    with mg.no_grad():
+        x[0] = 1.0
+    assert x.tolist() == [1.0, 0.0, 0.0]
+
+
+# ----- factories ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factory", [mg.zeros, mg.ones, mg.randn, mg.rand])
+def test_factory_shapes_as_ints_or_tuple(factory) -> None:
+    assert factory(3, 4).shape == factory((3, 4)).shape == (3, 4)
+    assert factory(5).shape == (5,)
+    assert factory(3, 4).dtype == np.float32
+    assert factory(2, requires_grad=True).requires_grad
+
+
+def test_factory_values() -> None:
+    np.testing.assert_array_equal(mg.zeros(2).data, [0, 0])
+    np.testing.assert_array_equal(mg.ones(2).data, [1, 1])
+    np.testing.assert_array_equal(mg.full((2,), 7.0).data, [7.0, 7.0])
+    np.testing.assert_array_equal(mg.eye(2).data, np.eye(2))
+    assert mg.arange(4).tolist() == [0, 1, 2, 3] and mg.arange(4).dtype.kind == "i"
+    assert mg.arange(0.0, 1.0, 0.5).dtype == np.float32
+    u = mg.rand(1000).data
+    assert u.min() >= 0 and u.max() < 1
+
+
+def test_manual_seed_repeats_random_numbers() -> None:
+    mg.manual_seed(7)
+    a = mg.randn(4).data.copy()
+    mg.manual_seed(7)
+    np.testing.assert_array_equal(mg.randn(4).data, a)
+    assert not np.array_equal(mg.randn(4).data, a)
+
+
+def test_negative_shape_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        mg.zeros(2, -1)
+
+
+# ----- errors for people ----------------------------------------------------------------------
+
+def test_matmul_misalignment_message() -> None:
+    with pytest.raises(ValueError) as info:
+        mg.zeros(128, 784) @ mg.zeros(25, 784)
+    assert str(info.value) == "matmul: shapes (128, 784) and (25, 784) do not align (784 != 25)"
+
+
+def test_matmul_of_a_scalar_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"matmul.*\(\)"):
+        Tensor(2.0) @ mg.ones(2)
+
+
+@pytest.mark.parametrize("op, name", [
+    (lambda a, b: a + b, "add"), (lambda a, b: a - b, "sub"), (lambda a, b: a * b, "mul"),
+    (lambda a, b: a / b, "div"), (lambda a, b: a ** b, "pow"), (mg.maximum, "maximum"),
+    (mg.minimum, "minimum"), (lambda a, b: mg.where(np.ones(1, bool), a, b), "where"),
+])
+def test_broadcast_mismatch_names_op_and_shapes(op, name: str) -> None:
+    a, b = mg.ones(2, 3), mg.ones(4)
+    with pytest.raises(ValueError) as info:
+        op(a, b)
+    message = str(info.value)
+    assert message.startswith(name) and "(2, 3)" in message and "(4,)" in message
+
+
+def test_shape_op_errors_name_op_and_shapes() -> None:
+    t = mg.ones(2, 3)
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3\).*\(4, 2\)"):
+        t.reshape(4, 2)
+    with pytest.raises(ValueError, match=r"broadcast_to.*\(2, 3\).*\(4, 3\)"):
+        t.broadcast_to((4, 3))
+    with pytest.raises(ValueError, match=r"transpose.*\(0, 0\)"):
+        t.transpose(0, 0)
+    with pytest.raises(ValueError, match=r"sum.*axis 2"):
+        t.sum(axis=2)
+    with pytest.raises(ValueError, match=r"concatenate.*\(2, 3\).*\(2, 4\)"):
+        mg.concatenate([t, mg.ones(2, 4)])
+    with pytest.raises(ValueError, match=r"stack.*\(2, 3\).*\(2, 4\)"):
+        mg.stack([t, mg.ones(2, 4)])
+    with pytest.raises(ValueError, match=r"equal.*\(2, 3\).*\(4,\)"):
+        t == mg.ones(4)  # noqa: B015
+
+
+def test_index_out_of_range_names_the_shape() -> None:
+    with pytest.raises(IndexError, match=r"getitem.*\(2, 3\)"):
+        mg.ones(2, 3)[5]
+
+
+def test_backward_on_non_scalar_without_grad() -> None:
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"\(3,\)"):
+        (x * 2).backward()
+
+
+def test_module_level_functions_accept_tensors_and_arrays() -> None:
+    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+    np.testing.assert_allclose(mg.exp(a).data, np.exp(a))
+    np.testing.assert_allclose(mg.abs(Tensor(a)).data, np.abs(a))
+    np.testing.assert_allclose(mg.sum(Tensor(a), axis=0).data, a.sum(axis=0))
+    np.testing.assert_allclose(mg.matmul(Tensor(a), a).data, a @ a)
+    assert mg.argmax(Tensor(a), axis=1).tolist() == [0, 0]
+    np.testing.assert_allclose(mg.flatten(Tensor(a)).data, a.reshape(-1))
