@@ -507,10 +507,14 @@ class TrainingRun:
                           train_time=train_time, epochs_done=self.epoch, checkpoint=str(self.save_path),
                           metrics=str(self.metrics_path), notes=self.notes)
 
+    def resume_point(self) -> str:
+        """Where the last save stands: 'after epoch 2' or 'in epoch 3 after batch 130/430'."""
+        if self.batch == 0:
+            return f"after epoch {self.epoch}"
+        return f"in epoch {self.epoch + 1} after batch {self.batch}/{self.steps}"
+
     def resume_hint(self) -> list[str]:
-        where = (f"after epoch {self.epoch}" if self.batch == 0 else
-                 f"in epoch {self.epoch + 1} after batch {self.batch}/{self.steps}")
-        return [f"interrupted {where}; checkpoint saved to {self.save_path}",
+        return [f"interrupted {self.resume_point()}; checkpoint saved to {self.save_path}",
                 f"metrics: {self.metrics_path}",
                 f"resume with: {_command_name()} train --resume {shlex.quote(str(self.save_path))}"]
 
@@ -544,8 +548,11 @@ def train(args: argparse.Namespace) -> int:
             if not finished and live:
                 monitor.status = "interrupted"
     except KeyboardInterrupt:  # a second Ctrl-C stops mid-batch: the weights may be half-updated, keep the file
-        say(f"stopped at once by a second Ctrl-C; the last checkpoint (epoch {run.epoch}, batch {run.batch}) "
-            f"is {run.save_path}")
+        if run.save_path.exists():
+            say(f"stopped at once by a second Ctrl-C; the last checkpoint ({run.resume_point()}) is {run.save_path}")
+            say(f"resume with: {_command_name()} train --resume {shlex.quote(str(run.save_path))}")
+        else:
+            say("stopped at once by a second Ctrl-C, before the first checkpoint was saved")
         return 130
     if not finished:
         for line in run.resume_hint():

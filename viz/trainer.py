@@ -127,6 +127,7 @@ class _Progress:
         self.samples = 0
         self.epoch_samples = 0  # samples fit has run in the current epoch (this fit call)
         self.start = time.perf_counter()
+        self.epoch_start = self.start
         self.steps_run = 0  # batches run in this session (for the rate and the ETA)
 
     def set_batch_offset(self, batches: int) -> None:
@@ -135,6 +136,9 @@ class _Progress:
 
     def begin_epoch(self, epoch: int) -> None:
         self.epoch_samples = 0
+        self.epoch_start = time.perf_counter()
+        if self.steps_run == 0:  # the clock of the rate and the ETA starts with training, not before
+            self.start = self.epoch_start
         self.epoch = epoch
         self.batches_done = self.batch_offset
         self._previous_means = (math.nan, math.nan)
@@ -161,7 +165,9 @@ class _Progress:
         self._previous_means = (self.logs.get("loss", math.nan), self.logs.get("accuracy", math.nan))
 
     def end_epoch(self, epoch: int, logs: dict[str, Any] | None) -> None:
-        self.epoch_logs.append((epoch, {k: _float(v) for k, v in (logs or {}).items()}))
+        values = {k: _float(v) for k, v in (logs or {}).items()}
+        values["epoch_time"] = time.perf_counter() - self.epoch_start
+        self.epoch_logs.append((epoch, values))
         self.batch_offset = 0
 
     @property
@@ -216,8 +222,10 @@ class PlainLog(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         p = self.progress
         p.end_epoch(epoch, logs)
-        metrics = "  ".join(f"{k} {v:.4f}" for k, v in p.epoch_logs[-1][1].items())
-        self.write(f"epoch {epoch + 1}/{p.info.epochs}  {metrics}  elapsed {format_duration(p.elapsed)}")
+        logs = p.epoch_logs[-1][1]
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "epoch_time")
+        self.write(f"epoch {epoch + 1}/{p.info.epochs}  {metrics}  time {logs['epoch_time']:.1f}s  "
+                   f"elapsed {format_duration(p.elapsed)}")
 
 
 # --- widgets ------------------------------------------------------------------------------------------
@@ -576,6 +584,7 @@ class TrainingDashboard(Callback):
         self._last_gradients = -math.inf
         self._digit_cache: dict[tuple[int, bool], Any] = {}
         self.status = "training"
+        self._started_by_fit = False
 
     # context manager: the Live display is on between __enter__ and __exit__
     def __enter__(self) -> TrainingDashboard:  # noqa: PYI034 (Self needs Python 3.11)
@@ -596,6 +605,21 @@ class TrainingDashboard(Callback):
                 self.live = None
 
     # fit callbacks
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Used as a plain callback (`fit(callbacks=[dashboard])`), the display lives as long as fit."""
+        if not self.info.layers and self.model is not None:  # gradient bars for the model's Dense layers
+            kernels = [(layer, getattr(layer, "kernel", None)) for layer in getattr(self.model, "layers", ())]
+            self.info.layers = [(getattr(layer, "name", f"layer{i}"), f"{k.shape[0]}→{k.shape[1]}", k)
+                                for i, (layer, k) in enumerate(kernels) if k is not None and k.ndim == 2]
+        if self.live is None:
+            self.__enter__()
+            self._started_by_fit = True
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._started_by_fit:
+            self._started_by_fit = False
+            self.__exit__(None, None, None)
+
     def set_batch_offset(self, batches: int) -> None:
         self.progress.set_batch_offset(batches)
 
@@ -623,9 +647,13 @@ class TrainingDashboard(Callback):
         info = self.info
         if info.probe is None or info.digits is None or not len(info.digits):
             return
+        from minigrad import no_grad
+
         self._last_probe = time.perf_counter()
         image = info.digits[self.digit_index][None].astype(np.float32) / 255.0
-        self.probs = np.asarray(info.probe(image))[0]
+        with no_grad():
+            probs = info.probe(image)
+        self.probs = np.asarray(getattr(probs, "data", probs), dtype=np.float64)[0]
 
     def _read_gradients(self) -> None:
         norms = []
@@ -675,7 +703,7 @@ class TrainingDashboard(Callback):
         count_width = len(f"{steps}/{steps}")
         bar_width = max(6, width - 4 - 10 - count_width - 2)
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True, width=9)
+        grid.add_column(no_wrap=True, width=len(f"epoch {info.epochs}/{info.epochs}"))
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         epoch_shown = min(p.epoch + 1, info.epochs)
@@ -747,11 +775,17 @@ class TrainingDashboard(Callback):
             lo, hi = max(0.0, min(lo, 0.9)), 1.0
             style, marker_style = ACCURACY_STYLE, VAL_ACCURACY_STYLE
         epochs = info.epochs - info.initial_epoch
+        per_epoch = inner / max(1, epochs)  # columns per epoch
+        # label every k-th epoch, k a round number leaving a gap between labels
+        needed = (len(str(info.epochs)) + 2) / per_epoch
+        every = next(k for k in (m * 10**p for p in range(7) for m in (1, 2, 5)) if k >= needed)
         axis = []
         for e in range(epochs):
-            start = e * info.steps_per_epoch * inner // span_steps
-            label = f"{info.initial_epoch + e + 1}"
-            axis.append((start + max(0, (inner // max(1, epochs) - len(label)) // 2), label))
+            number = info.initial_epoch + e + 1
+            label = str(number)
+            column = e * info.steps_per_epoch * inner // span_steps + max(0, (int(per_epoch) - len(label)) // 2)
+            if (number % every == 0 or every == 1) and column + len(label) <= inner:
+                axis.append((column, label))
         chart = block_chart(columns, inner, height, lo, hi, style, markers, marker_style, axis=axis,
                             label_format=label_format)
         title = Text(kind, "bold")
@@ -759,10 +793,9 @@ class TrainingDashboard(Callback):
         current = p.logs.get(kind)
         if current is not None and math.isfinite(current):
             title.append(f" {current:.3f}", style)
-        title.append(" ● val", marker_style)
         last = [logs[val_name] for _, logs in p.epoch_logs if val_name in logs]
         if last:
-            title.append(f" {last[-1]:.3f}", marker_style)
+            title.append(f" ● val {last[-1]:.3f}", marker_style)
         return Panel(chart, title=title, title_align="left", border_style="blue", width=width,
                      subtitle=Text("epoch", "dim"), subtitle_align="right")
 
@@ -785,39 +818,68 @@ class TrainingDashboard(Callback):
         return Panel(table, title=Text("epochs", "bold"), title_align="left", border_style="blue", width=width)
 
     def render(self) -> Any:
-        """The whole dashboard for the console's current size."""
-        width = self.console.width
-        height = self.console.height
+        """The whole dashboard for the console's current size: the richest layout whose height fits."""
+        width, height = self.console.width, self.console.height
         header = Text(self.info.title, "bold", no_wrap=True, overflow="ellipsis") if self.info.title else None
-        head_rows = 1 if header else 0
+        budget = height - (1 if header else 0) - 1  # Live keeps the last line for the cursor
         gradient_rows = max(1, len(self.info.layers)) + 2
-        progress_rows = 7 if width >= 110 else 8  # narrow: the timing takes two lines
-        wide = width >= 110
-        # rows left for the charts (their border, axis and a margin take 4) with a full-size digit
-        if wide:
-            spare = height - head_rows - max(16, progress_rows + gradient_rows) - 4
-        else:
-            spare = height - head_rows - 16 - max(progress_rows, gradient_rows) - 4
-        compact_digit = spare < 5 or width < 72
-        digit, digit_width = self._digit_panel(compact_digit)
-        digit_rows = 9 if compact_digit else 16
         half = width // 2
-        if wide:
-            right = width - digit_width
-            side = [self._progress_panel(right), self._gradient_panel(right)]
-            side_rows = progress_rows + gradient_rows
-            # the epochs table uses rows beside the digit, and below it while the charts keep 8 rows
-            free = max(digit_rows, height - head_rows - 8 - 5) - side_rows - 3
-            if free >= 1:
-                shown = min(free, max(1, self.info.epochs - self.info.initial_epoch))
-                side.append(self._epochs_panel(right, shown))
-                side_rows += shown + 3
-            parts = [_Row((digit, digit_width), (Group(*side), right))]
-            used = head_rows + max(digit_rows, side_rows)
-        else:
-            parts = [digit, _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))]
-            used = head_rows + digit_rows + max(progress_rows, gradient_rows)
-        chart_height = max(3, min(12, height - used - 5))
-        parts.append(_Row((self._chart_panel("loss", half, chart_height), half),
-                          (self._chart_panel("accuracy", width - half, chart_height), width - half)))
+        for layout in self._layouts(width):
+            top, rows = layout(gradient_rows, budget)
+            chart_height = min(12, budget - rows - 3)  # a chart panel is its rows + axis + border
+            if chart_height >= 5 or layout == self._layouts(width)[-1]:
+                break
+        parts = [top] if top is not None else []
+        if chart_height >= 2:
+            parts.append(_Row((self._chart_panel("loss", half, chart_height), half),
+                              (self._chart_panel("accuracy", width - half, chart_height), width - half)))
         return Group(*([header] if header else []), *parts)
+
+    def _layouts(self, width: int) -> list[Callable[[int, int], tuple[Any, int]]]:
+        """Top-part layouts, richest first; each returns (renderable, its height in rows)."""
+        if self.info.digits is None or not len(self.info.digits):
+            return [lambda g, b: self._progress_top(width, g)]
+        if width >= 110:
+            return [lambda g, b: self._wide_top(width, False, g, b), lambda g, b: self._wide_top(width, True, g, b)]
+        return [lambda g, b: self._narrow_top(width, False, g), lambda g, b: self._narrow_top(width, True, g),
+                lambda g, b: self._beside_top(width), lambda g, b: self._progress_top(width, g)]
+
+    @staticmethod
+    def _progress_rows(width: int) -> int:
+        return 7 if width - 4 >= 46 else 8  # two bars, timing (two lines when narrow), two metric lines
+
+    def _wide_top(self, width: int, compact: bool, gradient_rows: int, budget: int) -> tuple[Any, int]:
+        """Digit on the left; progress, gradient norms and (room permitting) the epochs table on the right."""
+        digit, digit_width = self._digit_panel(compact)
+        digit_rows = 12 if compact else 16
+        right = width - digit_width
+        side = [self._progress_panel(right), self._gradient_panel(right)]
+        side_rows = self._progress_rows(right) + gradient_rows
+        # the epochs table fills rows beside the digit, and below it while the charts keep 8 rows
+        free = max(digit_rows, budget - 8 - 3) - side_rows - 3
+        if free >= 1:
+            shown = min(free, max(1, self.info.epochs - self.info.initial_epoch))
+            side.append(self._epochs_panel(right, shown))
+            side_rows += shown + 3
+        return _Row((digit, digit_width), (Group(*side), right)), max(digit_rows, side_rows)
+
+    def _narrow_top(self, width: int, compact: bool, gradient_rows: int) -> tuple[Any, int]:
+        """Digit above; progress and gradient norms side by side below it."""
+        digit, _ = self._digit_panel(compact or width < 72)
+        half = width // 2
+        row = _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
+        return Group(digit, row), (12 if compact or width < 72 else 16) + max(self._progress_rows(half), gradient_rows)
+
+    def _beside_top(self, width: int) -> tuple[Any, int]:
+        """Short terminals: the small digit and the progress side by side (no gradient norms)."""
+        digit, digit_width = self._digit_panel(True)
+        right = width - digit_width
+        if right < 30:
+            return None, 10**6  # does not fit: the next layout
+        return _Row((digit, digit_width), (self._progress_panel(right), right)), max(12, self._progress_rows(right))
+
+    def _progress_top(self, width: int, gradient_rows: int) -> tuple[Any, int]:
+        """Very short terminals: progress and gradient norms only."""
+        half = width // 2
+        row = _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
+        return row, max(self._progress_rows(half), gradient_rows)
