@@ -320,3 +320,23 @@ def test_softmax_model_outputs_probabilities_of_its_logits():
     logits = h @ model.layers[2].kernel.data + model.layers[2].bias.data
     np.testing.assert_allclose(probs, F.softmax(logits, axis=-1).data, rtol=1e-5)
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_a_file_whose_layers_disagree_is_refused(tmp_path):
+    arrays = {"layer0.kernel": np.zeros((784, 25), np.float32), "layer0.bias": np.zeros(25, np.float32),
+              "layer1.kernel": np.zeros((30, 10), np.float32), "layer1.bias": np.zeros(10, np.float32)}
+    np.savez(tmp_path / "odd.npz", **arrays)
+    model = nn.Sequential([nn.Dense(25), nn.Dense(10)])
+    with pytest.raises(ValueError, match=r"layer 1 \('dense_1'\) takes 30 features but layer 0 gives 25"):
+        model.load_weights(tmp_path / "odd.npz")
+    assert not model.built
+
+
+def test_sequential_add_names_and_builds():
+    model = nn.Sequential()
+    model.add(nn.Dense(4))
+    model.add(nn.Dense(2, activation="softmax"))
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1"]
+    assert model(np.ones((3, 5))).shape == (3, 2)
+    with pytest.raises(TypeError, match="layers must be nn layers"):
+        model.add("relu")

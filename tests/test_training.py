@@ -393,3 +393,25 @@ def test_course_net_learns_a_mnist_subset():
     result = model.evaluate(xt[:2000] / 255.0, yt[:2000], batch_size=500)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert result["accuracy"] > 0.87, result  # measured 0.89-0.90 with this seed
+
+
+def test_a_custom_model_trains_with_fit():
+    class Residual(nn.Model):
+        def __init__(self):
+            super().__init__(name="residual")
+            self.inner = nn.Dense(5, activation="tanh")
+            self.head = nn.Dense(3)
+
+        def forward(self, x):
+            x = mg.Tensor(x) if not isinstance(x, mg.Tensor) else x
+            return self.head(x + self.inner(x))
+
+    x, y = blobs(120)
+    mg.manual_seed(0)
+    model = Residual()
+    model.compile(optimizer=optim.Adam(learning_rate=0.02),
+                  loss=nn.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    assert [n for n, _ in model.named_parameters()] == ["inner.kernel", "inner.bias", "head.kernel", "head.bias"]
+    assert history.history["accuracy"][-1] > 0.9
+    assert model.evaluate(x, y)["accuracy"] > 0.9
