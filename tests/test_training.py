@@ -222,6 +222,17 @@ def test_ctrl_c_finishes_the_batch_and_returns_the_history():
     assert not again.interrupted and again.epoch == [0]
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")
+def test_ctrl_c_at_an_epoch_end_keeps_that_epoch_and_stops():
+    class PressAtEpochEnd(nn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    x, y = blobs(40)
+    history = compiled().fit(x, y, epochs=3, validation_data=(x, y), callbacks=[PressAtEpochEnd()], verbose=0)
+    assert history.interrupted and history.epoch == [0] and len(history.history["val_loss"]) == 1
+
+
 # ----- resume ------------------------------------------------------------------------------
 
 def test_resume_equals_uninterrupted_training(tmp_path):
@@ -357,6 +368,8 @@ def test_mismatched_lengths_and_arguments():
         model.fit(x, y, batch_size=0)
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(x, y, validation_split=1.5)
+    with pytest.raises(ValueError, match=r"got \(40,\); for one feature per sample pass x.reshape\(-1, 1\)"):
+        model.fit(x[:, 0], y)
 
 
 # ----- a real run --------------------------------------------------------------------------
@@ -395,7 +408,7 @@ def test_course_net_learns_a_mnist_subset():
     assert result["accuracy"] > 0.87, result  # measured 0.89-0.90 with this seed
 
 
-def test_a_custom_model_trains_with_fit():
+def test_a_custom_model_trains_with_fit(tmp_path):
     class Residual(nn.Model):
         def __init__(self):
             super().__init__(name="residual")
@@ -415,3 +428,12 @@ def test_a_custom_model_trains_with_fit():
     assert [n for n, _ in model.named_parameters()] == ["inner.kernel", "inner.bias", "head.kernel", "head.bias"]
     assert history.history["accuracy"][-1] > 0.9
     assert model.evaluate(x, y)["accuracy"] > 0.9
+    model.save_weights(tmp_path / "residual.npz")
+    with np.load(tmp_path / "residual.npz") as f:
+        assert list(f.files) == ["inner.kernel", "inner.bias", "head.kernel", "head.bias"]
+    twin = Residual()
+    with pytest.raises(ValueError, match="not built"):
+        twin.load_weights(tmp_path / "residual.npz")
+    twin(x[:1])
+    twin.load_weights(tmp_path / "residual.npz")
+    np.testing.assert_array_equal(twin.predict(x), model.predict(x))

@@ -134,8 +134,9 @@ class Model(Module):
     # ----- data ---------------------------------------------------------------------------
     def _inputs(self, x: Any, what: str = "x") -> np.ndarray:
         array = x.data if isinstance(x, Tensor) else np.asarray(x)
-        if array.ndim == 0 or len(array) == 0:
-            raise ValueError(f"{what}: need an array of samples (N, ...), got shape {array.shape}")
+        if array.ndim < 2 or len(array) == 0:
+            hint = "; for one feature per sample pass x.reshape(-1, 1)" if array.ndim == 1 else ""
+            raise ValueError(f"{what}: inputs need shape (samples, features, ...), got {array.shape}{hint}")
         dtype = self.dtype
         if array.dtype != dtype:
             array = array.astype(dtype)  # Keras casts inputs to the model's dtype: float64 x trains in float32
@@ -150,13 +151,15 @@ class Model(Module):
                              f"(x and y must have the same length; y has shape {array.shape})")
         return array
 
-    def _probe(self, x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, Callable | None, int]:
-        """Build on one sample and check targets against the outputs, once, before any batch runs.
+    def _probe(self, x: np.ndarray, y: np.ndarray, what: str,
+               batch_size: int) -> tuple[np.ndarray, Callable | None, int]:
+        """Build on the first batch and check the targets against the outputs, once, before any step.
 
         Returns the targets (reshaped if needed), the accuracy counter and the values per sample it counts.
         """
+        rows = min(len(x), batch_size)  # a batch like the ones to come, so errors show familiar shapes
         with no_grad():
-            out = self(Tensor._wrap(x[:1]))
+            out = self(Tensor._wrap(x[:rows]))
         if not isinstance(out, Tensor):
             raise TypeError(f"{what}: the model must return a Tensor, got {type(out).__name__}")
         shape = out.shape
@@ -171,7 +174,7 @@ class Model(Module):
                 y = y.reshape(-1)
             _check_labels(y, shape[-1], what)
         with no_grad():
-            value = self.loss(y[:1], out)
+            value = self.loss(y[:rows], out)
         if not isinstance(value, Tensor) or value.size != 1:
             got = value.shape if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"{what}: the loss must return a scalar Tensor, got {got}")
@@ -207,14 +210,14 @@ class Model(Module):
                 raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves one side empty")
             x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
             validation_data = (xv, yv)
-        y, count_correct, per_sample = self._probe(x, y, "fit")
+        y, count_correct, per_sample = self._probe(x, y, "fit", batch_size)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             xv = self._inputs(validation_data[0], "validation_data x")
             yv = self._targets(validation_data[1], len(xv), "validation_data y")
-            yv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data")
+            yv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data", batch_size)
             validation = (xv, yv, (val_counter, val_per_sample))
         params = self._bind_optimizer()
         optimizer, loss_fn, forward = self.optimizer, self.loss, self.forward
@@ -301,7 +304,7 @@ class Model(Module):
                           + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
                 for hook in cbs.epoch_end:
                     hook(epoch, logs)
-                if self.stop_training:
+                if self.stop_training or interrupted:  # Ctrl-C during the validation: stop here
                     break
         finally:
             if previous_handler is not None:
@@ -322,7 +325,7 @@ class Model(Module):
         batch_size = _positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
         x = self._inputs(x)
         y = self._targets(y, len(x))
-        y, counter, per_sample = self._probe(x, y, "evaluate")
+        y, counter, per_sample = self._probe(x, y, "evaluate", batch_size)
         started = time.perf_counter()
         result = self._evaluate_arrays(x, y, batch_size, (counter, per_sample))
         if verbose:
@@ -357,6 +360,7 @@ class Model(Module):
         batch_size = _positive_int("predict: batch_size", 32 if batch_size is None else batch_size)
         x = self._inputs(x)
         n = len(x)
+        started = time.perf_counter()
         result: np.ndarray | None = None
         was_training = self.training
         self.eval()
@@ -370,6 +374,8 @@ class Model(Module):
                     result[lo:lo + len(data)] = data
         finally:
             self.train(was_training)
+        if verbose:
+            print(f"predict - {n} samples - {time.perf_counter() - started:.1f}s", flush=True)
         return result
 
     # ----- weights files ------------------------------------------------------------------
