@@ -221,8 +221,13 @@ def walk_backward(
             try:
                 grad_inputs = []
                 for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
-                    if needed and gi is not None and gi.shape != t.shape:
-                        gi = _reduce_broadcast(gi, t.shape, node)
+                    if needed and gi is not None:
+                        if gi.shape != t.shape:
+                            gi = _reduce_broadcast(gi, t.shape, node)
+                        if gi.dtype != t.dtype:
+                            # float32 * float64 makes float64 gradients; like PyTorch, a tensor's
+                            # gradient has the tensor's dtype (a float32 weight stays float32).
+                            gi = gi.astype(t.dtype)
                     grad_inputs.append(gi if needed else None)
             finally:
                 STATE.anomaly = anomaly
