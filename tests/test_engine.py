@@ -390,3 +390,23 @@ def test_backward_steps_can_stop_half_way() -> None:
     assert first.node.op == "exp" and x.grad is None  # nothing reached the leaf yet
     second = next(steps)
     assert second.node.op == "mul" and x.grad.item() == pytest.approx(3 * np.exp(6.0))
+
+
+# ----- gradient dtypes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("low, high", [(np.float32, np.float64), (np.float16, np.float32)])
+def test_gradient_has_the_inputs_dtype_under_mixed_precision(low: type, high: type) -> None:
+    """float32 * float64 computes in float64, but the float32 input's gradient is float32 (PyTorch)."""
+    x = Tensor(np.array([1.0, 2.0], dtype=low), requires_grad=True)
+    y = Tensor(np.array([3.0, 4.0], dtype=high), requires_grad=True)
+    out = (x * y).sum()
+    assert out.dtype == high
+    out.backward()
+    assert x.grad.dtype == low and y.grad.dtype == high
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+def test_backward_on_a_leaf_seeds_its_own_grad() -> None:
+    x = scalar(2.0)
+    x.backward()
+    assert x.grad.item() == 1.0
