@@ -257,6 +257,27 @@ def test_jacobian_shape_is_output_shape_plus_input_shape() -> None:
     np.testing.assert_array_equal(J.data, expected)
 
 
+def test_hessian_as_jacobian_of_grad() -> None:
+    x = np.array([1.0, -2.0, 0.5])
+    H = mg.jacobian(mg.grad(lambda v: (v ** 3).sum() + v[0] * v[1]), Tensor(x))
+    expected = np.diag(6 * x)
+    expected[0, 1] = expected[1, 0] = 1.0
+    np.testing.assert_allclose(H.data, expected)
+
+
+def test_jacobian_of_a_constant_is_zero() -> None:
+    J = mg.jacobian(lambda v: Tensor(np.ones(2)), Tensor(np.ones(3)))
+    assert J.shape == (2, 3) and not J.data.any()
+
+
+def test_grad_works_inside_no_grad() -> None:
+    """mg.grad is a transform: it differentiates even where recording is off (gradcheck's numeric pass)."""
+    with mg.no_grad():
+        g = mg.grad(lambda v: (v * v).sum())(Tensor(np.array([1.0, -3.0])))
+    np.testing.assert_allclose(g.data, [2.0, -6.0])
+    assert not g.requires_grad
+
+
 # ----- gradcheck ------------------------------------------------------------------------------
 
 class WrongSquare(Function):
