@@ -356,6 +356,8 @@ def machine_description() -> dict[str, Any]:
         pass
     info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
                             "numpy": np.__version__}
+    if hasattr(os, "getloadavg"):  # other work on the machine is the main source of noise: say how much
+        info["load_average_1min"] = round(os.getloadavg()[0], 2)
     try:
         import threadpoolctl
 
@@ -530,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([r for r in rows if r["hidden"] == ",".join(map(str, hidden))]), flush=True)
     print()
     print(format_table(rows))
+    if hasattr(os, "getloadavg"):
+        print(f"load average (1 min) at the start: {machine.get('load_average_1min')}, "
+              f"at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     if not args.no_memory:
         print(f"peak RSS Δ: VmHWM above the RSS after imports and data loading, in a fresh process per "
               f"implementation, over building the model and {args.memory_steps} training steps")
