@@ -190,7 +190,7 @@ def test_label_forms_keras_accepts():
     (np.array([-2, 0]), r"label -2 at position 0 is out of range for 3 classes \(valid labels are 0..2\)"),
     (np.array([0.0, 1.5]), r"label 1.5 at position 1 is not a class index: .* 0..2 for 3 classes"),
     (np.array([0, 1, 2]), r"labels have shape \(3,\) but the batch has 2 rows"),
-    (np.eye(3)[[0, 1]], r"labels have shape \(2, 3\) but the batch has 2 rows"),
+    (np.eye(3)[[0, 1]], r"look like one-hot rows; .*Use CategoricalCrossentropy"),
 ])
 def test_sparse_bad_labels(labels, message):
     with pytest.raises(ValueError, match=message):
@@ -256,3 +256,9 @@ def test_get_by_keras_name_and_repr():
         losses.get("hinge")
     assert repr(custom) == ("BinaryCrossentropy(from_logits=True, name='binary_crossentropy', "
                             "reduction='mean')")
+
+
+def test_sparse_loss_given_one_hot_rows_points_to_categorical():
+    loss = nn.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(ValueError, match="CategoricalCrossentropy for one-hot"):
+        loss(np.eye(3)[[0, 1, 2, 0]], mg.randn(4, 3))

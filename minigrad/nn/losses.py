@@ -163,6 +163,12 @@ class SparseCategoricalCrossentropy(_CategoricalLoss):
         labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.reshape(-1)  # Keras accepts (N, 1) labels
+        if labels.shape == tuple(y_pred.shape) and labels.ndim == 2:
+            raise ValueError(
+                f"{type(self).__name__}: labels of shape {labels.shape} look like one-hot rows; this loss "
+                f"takes class indices of shape ({y_pred.shape[0]},). Use CategoricalCrossentropy for one-hot "
+                "labels, or pass labels.argmax(axis=1)"
+            )
         return F.class_indices(type(self).__name__, labels, *y_pred.shape, allow_float=True)
 
 
