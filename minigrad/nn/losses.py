@@ -9,6 +9,8 @@ logits (`Tensor._logits`) even under `no_grad`, so `evaluate` recovers them as `
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -116,7 +118,7 @@ class _ProbabilisticLoss(Loss):
     def _warn_once(self, message: str) -> None:
         if not self._warned:
             self._warned = True
-            warnings.warn(message, UserWarning, stacklevel=5)  # the caller of loss(...)
+            warnings.warn(message, UserWarning, stacklevel=_first_frame_outside_minigrad())
 
     def logits_or_none(self, y_pred: Tensor) -> Tensor | None:
         """y_pred itself when from_logits, the recovered logits when possible, else None (clip)."""
@@ -241,3 +243,12 @@ def get(identifier: Any) -> Loss:
     if callable(identifier):
         return identifier
     raise TypeError(f"a loss must be a name or a callable loss(y_true, y_pred), got {type(identifier).__name__}")
+
+
+def _first_frame_outside_minigrad() -> int:
+    """The stacklevel of the user's code that led here (their loss(...) or model.fit(...) call)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
