@@ -186,7 +186,7 @@ def test_bench_mlp_tiny_run_reports_every_implementation(tmp_path):
         pytest.skip(f"MNIST is not available here: {exc}")
     out = tmp_path / "results.json"
     impls = "numpy,minigrad-loop,minigrad-fit"
-    proc = _run("bench_mlp.py", "--sizes", "16", "--limit", "1024", "--repeats", "2", "--memory-steps", "2",
+    proc = _run("bench_mlp.py", "--sizes", "16", "--limit", "2048", "--repeats", "2", "--memory-steps", "2",
                 "--impls", impls, "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())["rows"]
@@ -197,7 +197,7 @@ def test_bench_mlp_tiny_run_reports_every_implementation(tmp_path):
         assert len(r["times"]) == 2 and all(t > 0 for t in r["times"])
         assert r["epochs_trained"] == 3
         assert r["peak_rss_delta_mib"] is None or r["peak_rss_delta_mib"] >= 0
-        assert r["test_accuracy"] > 0.5, r  # 24 Adam steps on MNIST already get well past chance
+        assert r["test_accuracy"] > 0.5, r  # 48 Adam steps on MNIST reach ~0.75, far past chance (0.1)
         assert f"| 16 | {r['impl']} |" in proc.stdout
     # Same initial weights and the same sample order: the hand loop follows the numpy floor.
     assert by_impl["minigrad-loop"]["last_epoch_loss"] == pytest.approx(by_impl["numpy"]["last_epoch_loss"],
