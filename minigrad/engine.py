@@ -10,7 +10,8 @@ Reverse mode in three steps (as micrograd does it, but iteratively):
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,14 +21,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "AnomalyError",
-    "no_grad",
-    "enable_grad",
-    "set_grad_enabled",
-    "is_grad_enabled",
-    "scope",
-    "detect_anomaly",
     "backward",
+    "detect_anomaly",
+    "enable_grad",
     "gradients",
+    "is_grad_enabled",
+    "no_grad",
+    "scope",
+    "set_grad_enabled",
     "topological_order",
 ]
 
@@ -39,7 +40,7 @@ class AnomalyError(RuntimeError):
 class _State:
     """Process-wide switches read on every op; plain attributes keep the hot path cheap."""
 
-    __slots__ = ("grad_enabled", "scopes", "scope_name", "anomaly")
+    __slots__ = ("anomaly", "grad_enabled", "scope_name", "scopes")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -81,16 +82,23 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-@contextlib.contextmanager
-def scope(name: str) -> Iterator[None]:
+class scope:
     """Group the nodes created inside under `name` (nested scopes join with '/')."""
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    STATE.scopes.append(name)
-    STATE.scope_name = "/".join(STATE.scopes)
-    try:
-        yield
-    finally:
+
+    # A class rather than @contextmanager: layers enter a scope on every call, and a generator-
+    # based context manager costs three times as much.
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> None:
+        STATE.scopes.append(self.name)
+        STATE.scope_name = self.name if len(STATE.scopes) == 1 else f"{STATE.scope_name}/{self.name}"
+
+    def __exit__(self, *exc: object) -> None:
         STATE.scopes.pop()
         STATE.scope_name = "/".join(STATE.scopes)
 
@@ -132,20 +140,21 @@ def topological_order(root: Tensor) -> list[Function]:
     order: list[Function] = []
     if root.op is None:
         return order
-    seen = set()
-    stack: list[tuple[Function, bool]] = [(root.op, False)]
+    seen = {root.op}
+    # Each stack entry is a node and an iterator over its inputs: a node is appended once all
+    # of its inputs' nodes have been (post-order), which visits inputs in argument order.
+    stack = [(root.op, iter(root.op.inputs))]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, inputs = stack[-1]
+        for t in inputs:
+            child = t.op
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append((child, iter(child.inputs)))
+                break
+        else:
+            stack.pop()
             order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        for t in reversed(node.inputs):
-            if t.op is not None and t.op not in seen:
-                stack.append((t.op, False))
     return order
 
 
@@ -217,50 +226,54 @@ def walk_backward(
             # Under detect_anomaly the ops inside a backward formula and the broadcast reduction
             # are not checked one by one: a NaN born there is reported below under this node's
             # name (sqrt's g/(2·sqrt(x)) at x = 0 names sqrt, not div).
-            anomaly, STATE.anomaly = STATE.anomaly, 0
+            anomaly = STATE.anomaly
+            if anomaly:
+                STATE.anomaly = 0
             try:
-                grad_inputs = []
-                for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
-                    if needed and gi is not None:
-                        if gi.shape != t.shape:
-                            gi = _reduce_broadcast(gi, t.shape, node)
-                        if gi.dtype != t.dtype:
-                            # float32 * float64 makes float64 gradients; like PyTorch, a tensor's
-                            # gradient has the tensor's dtype (a float32 weight stays float32).
-                            gi = gi.astype(t.dtype)
-                    grad_inputs.append(gi if needed else None)
+                sent = _local_gradients(node, g)
             finally:
                 STATE.anomaly = anomaly
-            sent = []
-            for t, gi in zip(node.inputs, grad_inputs):
+            for t, gi in zip(node.inputs, sent):
                 if gi is not None:
                     if anomaly:
                         check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
                     deliver(t, gi, grads)
-                sent.append(gi)
             if not retain_graph:
                 node.free()
-            yield node, g, tuple(sent)
+            yield node, g, sent
     finally:
         STATE.grad_enabled = previous_mode
 
 
+def _local_gradients(node: Function, g: Tensor) -> tuple[Tensor | None, ...]:
+    """The node's backward, with each gradient folded to its input's shape and dtype (None if unneeded)."""
+    sent = []
+    for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
+        if not needed or gi is None:
+            sent.append(None)
+            continue
+        shape = t.data.shape
+        if gi.data.shape != shape:
+            gi = _reduce_broadcast(gi, shape, node)
+        if gi.data.dtype != t.data.dtype:
+            # float32 * float64 makes float64 gradients; like PyTorch, a tensor's gradient has
+            # the tensor's dtype (a float32 weight stays float32).
+            gi = gi.astype(t.data.dtype)
+        sent.append(gi)
+    return tuple(sent)
+
+
 def _reduce_broadcast(g: Tensor, shape: tuple[int, ...], node: Function) -> Tensor:
     """The adjoint of broadcasting is a sum: fold g back to the input's shape, in one place."""
-    from minigrad import primitives
+    from minigrad.primitives import SumTo
 
-    if not _broadcastable_to(shape, g.shape):
+    try:
+        return SumTo.apply(g, shape=shape)
+    except ValueError:
         raise RuntimeError(
             f"{node.op}: backward produced a gradient of shape {g.shape} for an input of shape "
             f"{shape}; this is a bug in '{node.op}'s backward"
-        )
-    return primitives.SumTo.apply(g, shape=shape)
-
-
-def _broadcastable_to(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
-    if len(small) > len(big):
-        return False
-    return all(s == b or s == 1 for s, b in zip(small[::-1], big[::-1]))
+        ) from None
 
 
 def backward(root: Tensor, grad: object = None, retain_graph: bool | None = None,

@@ -26,8 +26,18 @@ __all__ = ["Function"]
 class Function:
     """A node: which op, its inputs in argument order, its attributes and scope, its output."""
 
-    __slots__ = ("inputs", "attrs", "scope", "needs_input_grad", "saved", "_output", "freed", "grad",
-                 "composite", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_output",
+        "attrs",
+        "composite",
+        "freed",
+        "grad",
+        "inputs",
+        "needs_input_grad",
+        "saved",
+        "scope",
+    )
     op = "function"  # the op's name, as graphs and errors show it
     rule = ""  # the local derivative, for backward_steps and drawings
     saved_names: tuple[str, ...] = ()  # names of what `saved` holds, for drawings
@@ -62,7 +72,7 @@ class Function:
                 if t.requires_grad:
                     out.requires_grad = True
                     node.inputs = inputs
-                    node.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                    node.needs_input_grad = tuple([x.requires_grad for x in inputs])
                     node.scope = STATE.scope_name
                     node._output = _weakref(out)
                     node.freed = False
@@ -325,7 +335,7 @@ class Relu(Function):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return (g * _const((self.inputs[0].data > 0).astype(g.dtype)),)
+        return (g * _const(self.inputs[0].data > 0),)  # float * bool stays float
 
 
 class Clip(Function):
@@ -363,6 +373,11 @@ class MatMul(Function):
     op, rule = "matmul", "d/dA = g·Bᵀ, d/dB = Aᵀ·g"
 
     def forward(self, a, b):
+        if self.attrs:  # transpose_a / transpose_b: only matmul's own backward sets them (2-d)
+            if self.attrs.get("transpose_a"):
+                a = a.T
+            if self.attrs.get("transpose_b"):
+                b = b.T
         return np.matmul(a, b)
 
     def explain_error(self, inputs, exc):
@@ -378,6 +393,17 @@ class MatMul(Function):
     def backward(self, g):
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
+        if a.data.ndim == 2 and b.data.ndim == 2:
+            # The common case, and every step's: out = A·B with A = aᵀ if transpose_a (B likewise).
+            # dA = g·Bᵀ and dB = Aᵀ·g, written as matmuls with transposed operands so that no
+            # transpose op (and no copy) is made; the four flag cases close over each other.
+            ta, tb = self.attrs.get("transpose_a", False), self.attrs.get("transpose_b", False)
+            ga = gb = None
+            if need_a:
+                ga = _matmul(b, g, tb, True) if ta else _matmul(g, b, False, not tb)
+            if need_b:
+                gb = _matmul(g, a, True, ta) if tb else _matmul(a, g, not ta, False)
+            return ga, gb
         # Treat 1-d operands as matrices (a row, b a column), as numpy's matmul defines them.
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -396,6 +422,14 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = gb.reshape(gb.shape[:-1])
         return ga, gb
+
+
+def _matmul(a: Tensor, b: Tensor, transpose_a: bool, transpose_b: bool) -> Tensor:
+    """(aᵀ if transpose_a else a) @ (bᵀ if transpose_b else b), for 2-d a and b."""
+    if transpose_a:
+        return MatMul.apply(a, b, transpose_a=True, transpose_b=True) if transpose_b else \
+            MatMul.apply(a, b, transpose_a=True)
+    return MatMul.apply(a, b, transpose_b=True) if transpose_b else MatMul.apply(a, b)
 
 
 # ----- reductions --------------------------------------------------------------------------
@@ -482,7 +516,7 @@ class Transpose(Function):
     op, rule = "transpose", "d/dx = g with the axes permuted back"
 
     def forward(self, x):
-        return np.transpose(x, self.attrs["axes"])
+        return x.transpose(self.attrs["axes"])
 
     def explain_error(self, inputs, exc):
         return f"transpose: axes {self.attrs['axes']} are not a permutation of the {inputs[0].ndim} axes of {inputs[0].shape}"
@@ -514,9 +548,15 @@ class SumTo(Function):
     def forward(self, x):
         shape = self.attrs["shape"]
         lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
-        out = np.sum(x, axis=axes, keepdims=True) if axes else x
-        return out.reshape(shape)
+        if lead >= 0 and x.shape[lead:] == shape:  # the common case (a bias): sum leading axes away
+            return x.sum(axis=tuple(range(lead))) if lead else x.copy()
+        if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
+            raise ValueError(f"shape {x.shape} does not broadcast from {shape}")
+        kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+        return x.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
+
+    def explain_error(self, inputs, exc):
+        return f"sum_to: cannot sum a gradient of shape {inputs[0].shape} down to shape {self.attrs['shape']}"
 
     def backward(self, g):
         return (g.broadcast_to(self.inputs[0].shape),)
