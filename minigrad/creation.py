@@ -8,8 +8,19 @@ import numpy as np
 
 from minigrad.tensor import Tensor, get_default_dtype
 
-__all__ = ["zeros", "ones", "full", "arange", "eye", "randn", "rand", "manual_seed", "zeros_like",
-           "ones_like", "generator"]
+__all__ = [
+    "arange",
+    "eye",
+    "full",
+    "generator",
+    "manual_seed",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "zeros",
+    "zeros_like",
+]
 
 _generator = np.random.default_rng()
 

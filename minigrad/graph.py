@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from minigrad.engine import count_nonfinite, topological_order, walk_backward
 from minigrad.primitives import Function
 from minigrad.tensor import Tensor
 
-__all__ = ["Graph", "BackwardStep", "trace", "backward_steps", "summarize"]
+__all__ = ["BackwardStep", "Graph", "backward_steps", "summarize", "trace"]
 
 
 def summarize(array: np.ndarray | None) -> str:

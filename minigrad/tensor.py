@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from minigrad import engine
 from minigrad.engine import STATE
 
-__all__ = ["Tensor", "tensor", "set_default_dtype", "get_default_dtype"]
+__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
 
 _FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _default_dtype = np.dtype(np.float32)
@@ -58,7 +59,7 @@ class Tensor:
 
     # _logits: ("softmax" | "sigmoid", the logits Tensor) when this tensor is a softmax/sigmoid
     # output, else None; set even under no_grad, so losses can recover the logits in evaluate().
-    __slots__ = ("data", "grad", "requires_grad", "op", "name", "_logits", "__weakref__")
+    __slots__ = ("__weakref__", "_logits", "data", "grad", "name", "op", "requires_grad")
     __array_priority__ = 1000  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
@@ -280,10 +281,10 @@ class Tensor:
                 f"{ufunc.__name__}: shapes {self.shape} and {tuple(other_shape)} cannot be broadcast together"
             ) from None
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
     def __lt__(self, other: Any) -> Tensor:
@@ -427,4 +428,4 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-from minigrad import primitives as P  # noqa: E402  (primitives build on Tensor)
+from minigrad import primitives as P

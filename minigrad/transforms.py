@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from minigrad.engine import STATE, enable_grad, gradients, no_grad
 from minigrad.primitives import stack
 from minigrad.tensor import Tensor
 
-__all__ = ["grad", "jacobian", "gradcheck", "GradcheckError"]
+__all__ = ["GradcheckError", "grad", "gradcheck", "jacobian"]
 
 
 class GradcheckError(AssertionError):
