@@ -12,7 +12,7 @@ from minigrad.engine import count_nonfinite, topological_order, walk_backward
 from minigrad.primitives import Function
 from minigrad.tensor import Tensor
 
-__all__ = ["BackwardStep", "Graph", "backward_steps", "summarize", "trace"]
+__all__ = ["BackwardStep", "Graph", "backward_steps", "node_table", "summarize", "tensor_table", "trace"]
 
 
 def summarize(array: np.ndarray | None) -> str:
@@ -142,6 +142,40 @@ class Graph:
         except ImportError as exc:  # pragma: no cover - viz ships with minigrad's distribution
             raise ImportError("drawing a Graph needs the viz package (pip install minigrad)") from exc
         return viz.to_svg(self)
+
+
+def _fields_table(title: str, fields: list[tuple[str, str]]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in fields:
+        table.add_row(Text(key), Text(value))  # Text: "[1, 2]" would otherwise be read as markup
+    return table
+
+
+def tensor_table(t: Tensor) -> Any:
+    """A rich table of one tensor: name, op, shape, dtype, values and gradient at a glance."""
+    fields = [("shape", str(t.shape)), ("dtype", str(t.dtype)),
+              ("made by", t.op.op + (f" [{t.op.scope}]" if t.op.scope else "") if t.op is not None else "leaf"),
+              ("requires_grad", str(t.requires_grad)), ("value", summarize(t.data)),
+              ("grad", summarize(t.grad.data) if t.grad is not None else "-")]
+    return _fields_table(f"Tensor {t.name}" if t.name else "Tensor", fields)
+
+
+def node_table(node: Function) -> Any:
+    """A rich table of one node: op, scope, attributes, inputs, output and its rule."""
+    out = node.output
+    fields = [("op", node.op), ("scope", node.scope or "-"),
+              ("attrs", ", ".join(f"{k}={v!r}" for k, v in node.attrs.items() if not k.startswith("_")) or "-"),
+              ("inputs", ", ".join(f"{t.name or ('leaf' if t.op is None else t.op.op)} {t.shape}"
+                                   for t in node.inputs)),
+              ("output", f"{out.shape} {out.dtype}: {summarize(out.data)}" if out is not None else "?"),
+              ("rule", node.rule or "-"),
+              ("grad", summarize(node.grad.data) if node.grad is not None else "-")]
+    return _fields_table(f"node {node.op}", fields)
 
 
 def trace(t: Tensor) -> Graph:

@@ -107,6 +107,11 @@ class Function:
         self.freed = True
         self.saved = None
 
+    def __rich__(self) -> Any:
+        from minigrad.graph import node_table
+
+        return node_table(self)
+
     def __repr__(self) -> str:
         out = self.output
         shape = out.shape if out is not None else "?"

@@ -200,6 +200,11 @@ class Tensor:
         tail = (", " + ", ".join(extras)) if extras else ""
         return f"Tensor({body}, shape={self.shape}, dtype={self.dtype}{tail})"
 
+    def __rich__(self) -> Any:
+        from minigrad.graph import tensor_table
+
+        return tensor_table(self)
+
     # ----- operators ----------------------------------------------------------------------
     def _operand(self, other: Any) -> Tensor:
         """Turn the other side of a binary op into a Tensor; a Python scalar takes our dtype."""

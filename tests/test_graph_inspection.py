@@ -165,3 +165,17 @@ def test_node_grad_is_set_after_backward() -> None:
     loss.backward()
     relu = mg.trace(loss).nodes[1]
     np.testing.assert_array_equal(relu.grad.data, [[1.0, 1.0, 1.0]])
+
+
+def test_rich_renders_tensor_and_node_as_tables():
+    from rich.console import Console
+
+    x = mg.tensor([[1.0, -2.0]], requires_grad=True, name="x")
+    y = (x * 3).relu().sum()
+    y.backward()
+    console = Console(record=True, width=100)
+    console.print(x)
+    console.print(y.op)
+    text = console.export_text()
+    assert "Tensor x" in text and "[1, -2]" in text and "[3, 0]" in text  # values survive rich markup
+    assert "node sum" in text and "relu (1, 2)" in text and "d/dx = g broadcast back" in text
