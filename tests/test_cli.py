@@ -240,3 +240,17 @@ def test_live_dashboard_draws_in_a_terminal(tmp_path):
         assert piece in text, piece
     last = [line for line in text.splitlines() if line.strip()][-1]
     assert TEST_ACCURACY.match(last.strip()), repr(last)
+
+
+def test_use_one_blas_thread_limits_numpys_blas(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from viz.cli import use_one_blas_thread
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with threadpool_limits(limits=None):  # restores the original thread counts afterwards
+        if use_one_blas_thread():
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        assert use_one_blas_thread() is False  # the user's setting wins
