@@ -12,6 +12,7 @@ the input's shape in one place (`engine._reduce_broadcast`).
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -449,7 +450,8 @@ class Sum(Function):
     op, rule = "sum", "d/dx = g broadcast back to x's shape"
 
     def forward(self, x):
-        return np.asarray(np.sum(x, axis=self.attrs["axis"], keepdims=self.attrs["keepdims"]))
+        # ndarray methods, not np.sum & co.: their Python wrappers cost more than a small sum
+        return x.sum(axis=self.attrs["axis"], keepdims=self.attrs["keepdims"])
 
     def backward(self, g):
         x = self.inputs[0]
@@ -466,26 +468,26 @@ class Mean(Function):
         if x.dtype.kind in "iub":
             x = x.astype(get_default_dtype())
         # sum * (1/n) rather than np.mean, whose Python wrapper costs 4x more on small arrays
-        count = x.size if axis is None else int(np.prod([x.shape[i] for i in axis]))
-        total = np.sum(x, axis=axis, keepdims=self.attrs["keepdims"])
+        count = x.size if axis is None else math.prod(x.shape[i] for i in axis)
+        total = x.sum(axis=axis, keepdims=self.attrs["keepdims"])
         return np.asarray(total * np.asarray(1.0 / count, dtype=total.dtype))
 
     def backward(self, g):
         x = self.inputs[0]
         axis = self.attrs["axis"]
-        count = x.size if axis is None else int(np.prod([x.shape[i] for i in axis]))
+        count = x.size if axis is None else math.prod(x.shape[i] for i in axis)
         g = g.reshape(_keepdims_shape(x.shape, axis)) * (1.0 / count)
         return (g.broadcast_to(x.shape),)
 
 
 class Max(Function):
     op, rule = "max", "g goes to the largest element(s); ties split it evenly"
-    pick = staticmethod(np.max)
+    pick = staticmethod(np.ndarray.max)
 
     def forward(self, x):
         if x.size == 0:
             raise ValueError(f"{self.op}: the tensor of shape {x.shape} is empty")
-        return np.asarray(self.pick(x, axis=self.attrs["axis"], keepdims=self.attrs["keepdims"]))
+        return self.pick(x, axis=self.attrs["axis"], keepdims=self.attrs["keepdims"])
 
     def backward(self, g):
         x = self.inputs[0]
@@ -498,7 +500,7 @@ class Max(Function):
 
 class Min(Max):
     op, rule = "min", "g goes to the smallest element(s); ties split it evenly"
-    pick = staticmethod(np.min)
+    pick = staticmethod(np.ndarray.min)
 
 
 # ----- shape ops ---------------------------------------------------------------------------
