@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.engine import scope
+from minigrad.fused import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -102,7 +103,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _float_input(op: str, x: Any, what: str) -> Tensor:
     x = _tensor(x)
-    if x.dtype.kind != "f":
+    if x.data.dtype.kind != "f":
         raise TypeError(f"{op}: {what} must be a float tensor, got {x.dtype}; convert with .astype('float32')")
     return x
 
@@ -119,13 +120,24 @@ def _like(op: str, target: Any, like: Tensor, what: str) -> Tensor:
     return t
 
 
+# Native integer dtypes and the unsigned dtype of the same width (class_indices' one-reduction range check).
+_UNSIGNED = {np.dtype(t): np.dtype(f"u{np.dtype(t).itemsize}") for t in
+             (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)}
+
+
 def class_indices(op: str, labels: Any, n: int, num_classes: int, allow_float: bool = False) -> np.ndarray:
     """Check labels are `n` class indices in 0..num_classes-1 and return them as an int array.
 
     Floats are refused unless `allow_float` (Keras' sparse losses accept 3.0 for class 3); even
     then a float that is not a whole number is refused. Errors name the bad value and the classes.
     """
-    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    y = labels.data if isinstance(labels, Tensor) else labels
+    # The common case, native integer indices in range, costs one reduction: viewed as unsigned,
+    # a negative index becomes huge, so max() < num_classes checks both ends at once.
+    unsigned = _UNSIGNED.get(y.dtype) if type(y) is np.ndarray else None
+    if unsigned is not None and y.shape == (n,) and (n == 0 or y.view(unsigned).max() < num_classes):
+        return y
+    y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"{op}: labels have shape {y.shape} but the batch has {n} rows; give class indices "
                          f"of shape ({n},) or probability rows of shape ({n}, {num_classes})")
@@ -153,7 +165,7 @@ def class_indices(op: str, labels: Any, n: int, num_classes: int, allow_float: b
 def _class_logits_and_labels(op: str, z: Any, labels: Any, what: str) -> tuple[Tensor, Tensor, bool]:
     """(z as (N, C), labels as an int (N,) tensor or float (N, C) rows, whether z was one row)."""
     z = _float_input(op, z, what)
-    single = z.ndim == 1
+    single = z.data.ndim == 1
     if single:  # one example of C classes, a label that is a scalar index or one row
         z = z.reshape(1, -1)
         if isinstance(labels, Tensor):
@@ -161,13 +173,15 @@ def _class_logits_and_labels(op: str, z: Any, labels: Any, what: str) -> tuple[T
         else:
             labels = np.asarray(labels)
             labels = labels.reshape(1, -1) if labels.ndim == 1 else labels.reshape(1)
-    if z.ndim != 2:
-        raise ValueError(f"{op}: expects {what} of shape (N, C) (a batch of N rows of C classes), got {z.shape}; "
+    shape = z.data.shape
+    if len(shape) != 2:
+        raise ValueError(f"{op}: expects {what} of shape (N, C) (a batch of N rows of C classes), got {shape}; "
                          f"reshape to (-1, C)")
-    n, c = z.shape
+    n, c = shape
     if n == 0 or c == 0:
-        raise ValueError(f"{op}: {what} of shape {z.shape} are empty")
-    if np.ndim(labels.data if isinstance(labels, Tensor) else labels) == 2:
+        raise ValueError(f"{op}: {what} of shape {shape} are empty")
+    y = labels.data if isinstance(labels, Tensor) else labels
+    if (y.ndim if type(y) is np.ndarray else np.ndim(y)) == 2:
         return z, _like(op, labels, z, "probability rows"), single
     y = Tensor._wrap(class_indices(op, labels, n, c))
     y.name = "labels"
@@ -176,18 +190,25 @@ def _class_logits_and_labels(op: str, z: Any, labels: Any, what: str) -> tuple[T
 
 def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """loss_n = logsumexp(z_n) − z_n[y_n], one fused node; d/dz = (softmax(z) − onehot(y)) / N."""
-    from minigrad.fused import SoftmaxCrossEntropy
-
     _check_reduction("softmax_cross_entropy", reduction)
     z, y, single = _class_logits_and_labels("softmax_cross_entropy", logits, labels, "logits")
     out = SoftmaxCrossEntropy.apply(z, y, reduction=reduction)
     return out.reshape(()) if single and reduction == "none" else out
 
 
+def _checked_softmax_cross_entropy(z: Tensor, labels: np.ndarray, reduction: str) -> Tensor:
+    """softmax_cross_entropy without the checks, for callers that made them once for a whole data set.
+
+    `z` is a float (N, C) Tensor; `labels` are N class indices in range or (N, C) rows of z's dtype.
+    """
+    y = Tensor._wrap(labels)
+    if labels.ndim == 1:
+        y.name = "labels"
+    return SoftmaxCrossEntropy.apply(z, y, reduction=reduction)
+
+
 def sigmoid_binary_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """max(z, 0) − z·y + log1p(exp(−|z|)) per element, one fused node; d/dz = (sigmoid(z) − y) / count."""
-    from minigrad.fused import SigmoidBinaryCrossEntropy
-
     _check_reduction("sigmoid_binary_cross_entropy", reduction)
     z = _float_input("sigmoid_binary_cross_entropy", logits, "logits")
     if z.size == 0:
