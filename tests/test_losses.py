@@ -262,3 +262,59 @@ def test_sparse_loss_given_one_hot_rows_points_to_categorical():
     loss = nn.SparseCategoricalCrossentropy(from_logits=True)
     with pytest.raises(ValueError, match="CategoricalCrossentropy for one-hot"):
         loss(np.eye(3)[[0, 1, 2, 0]], mg.randn(4, 3))
+
+
+# ----- the per-batch path fit and evaluate use ----------------------------------------------
+
+BATCH_CASES = [
+    (lambda: nn.SparseCategoricalCrossentropy(from_logits=True), None, lambda r: r.integers(0, 4, 12)),
+    (lambda: nn.SparseCategoricalCrossentropy(from_logits=True, reduction="sum"), None,
+     lambda r: r.integers(0, 4, (12, 1)).astype(np.float64)),  # (N, 1) float labels, Keras' other form
+    (lambda: nn.SparseCategoricalCrossentropy(reduction="none"), "softmax", lambda r: r.integers(0, 4, 12)),
+    (lambda: nn.SparseCategoricalCrossentropy(), "unnormalized", lambda r: r.integers(0, 4, 12).astype(np.int8)),
+    (lambda: nn.CategoricalCrossentropy(from_logits=True), None, lambda r: np.eye(4, dtype=int)[r.integers(0, 4, 12)]),
+    (lambda: nn.CategoricalCrossentropy(), "softmax", lambda r: np.eye(4)[r.integers(0, 4, 12)]),
+    (lambda: nn.BinaryCrossentropy(from_logits=True), None, lambda r: (r.random((12, 4)) > 0.5)),
+    (lambda: nn.BinaryCrossentropy(reduction="sum"), "sigmoid", lambda r: r.random((12, 4, 1))),
+    (lambda: nn.MeanSquaredError(), None, lambda r: r.normal(size=(12, 4))),
+    (lambda: nn.MeanSquaredError(reduction="none"), None, lambda r: r.normal(size=12 * 4).reshape(12, 4)),
+]
+
+
+@pytest.mark.parametrize("make_loss, activation, make_targets", BATCH_CASES)
+def test_batch_loss_on_prepared_targets_matches_the_checked_call(make_loss, activation, make_targets):
+    r = rng(21)
+    y = make_targets(r)
+    if activation == "unnormalized":  # positive outputs without a softmax: the clipped-probabilities path
+        z = Tensor(r.random((12, 4)).astype(np.float32) + 0.1, requires_grad=True)
+    else:
+        z = Tensor(r.normal(size=(12, 4)).astype(np.float32), requires_grad=True)
+
+    def outputs(zz):
+        return {"softmax": F.softmax, "sigmoid": F.sigmoid}.get(activation, lambda t: t)(zz)
+
+    checked_loss, batch_loss = make_loss(), make_loss()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the recovery warning is tested above
+        targets = batch_loss._prepare_targets(np.asarray(y), outputs(z[:5]))
+        for lo, hi in ((0, 5), (5, 12)):
+            zb = z[lo:hi].detach().requires_grad_()
+            expected = checked_loss(y[lo:hi], outputs(zb))
+            expected.sum().backward()
+            zc = z[lo:hi].detach().requires_grad_()
+            got = batch_loss._batch_loss(targets[lo:hi], outputs(zc))
+            got.sum().backward()
+            assert got.dtype == expected.dtype == np.float32
+            np.testing.assert_allclose(got.data, expected.data, rtol=1e-6)
+            np.testing.assert_allclose(zc.grad.data, zb.grad.data, rtol=1e-6, atol=1e-7)
+
+
+def test_prepared_sparse_labels_are_checked_once_for_the_whole_set():
+    loss = nn.SparseCategoricalCrossentropy(from_logits=True)
+    y = np.zeros(100, np.int64)
+    y[73] = 4
+    with pytest.raises(ValueError, match="label 4 at position 73 is out of range for 4 classes"):
+        loss._prepare_targets(y, mg.randn(8, 4))
+    with pytest.raises(ValueError, match="label 2.5 at position 1 is not a class index"):
+        loss._prepare_targets(np.array([1.0, 2.5]), mg.randn(2, 4))
+    assert loss._prepare_targets(np.array([[1.0], [3.0]]), mg.randn(2, 4)).tolist() == [1, 3]

@@ -345,6 +345,32 @@ def test_labels_out_of_range_are_refused_before_training():
         model.evaluate(x, np.where(y == 3, -1, y))
 
 
+def test_labels_are_checked_for_the_whole_set_without_metrics_too():
+    # Without an accuracy metric the loss checks the labels: once for all of them, before any step.
+    x, y = blobs(50)
+    y = y.astype(np.float64)
+    y[41] = 1.5
+    model = small_net()
+    model.compile(optimizer=optim.Adam(learning_rate=0.01), loss=nn.SparseCategoricalCrossentropy(from_logits=True))
+    model(x[:1])
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"label 1.5 at position 41 is not a class index"):
+        model.fit(x, y, batch_size=8, verbose=0)
+    assert model.optimizer.iterations == 0
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_fit_and_evaluate_losses_match_the_public_loss_call():
+    x, y = blobs(40)
+    model = compiled("softmax")  # from_logits=False on softmax outputs: the logits are recovered
+    with pytest.warns(UserWarning, match="recovered the logits"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="recovered the logits"):
+        expected = nn.SparseCategoricalCrossentropy()(y.reshape(-1, 1).astype(np.float32), model(x)).item()
+    assert model.evaluate(x, y.reshape(-1, 1), batch_size=40)["loss"] == pytest.approx(expected, rel=1e-6)
+
+
 def test_images_without_flatten_get_a_hint():
     x = np.zeros((8, 28, 28), np.uint8)
     y = np.zeros(8, np.int64)

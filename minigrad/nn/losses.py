@@ -59,6 +59,17 @@ class Loss:
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # fit and evaluate check and convert the targets of the whole data set once (`_prepare_targets`),
+    # then compute each batch's loss with `_batch_loss`, which skips the checks `__call__` repeats.
+    def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+        """All the targets, checked and converted for `_batch_loss`; `y_pred` is one batch of outputs."""
+        return y_true
+
+    def _batch_loss(self, y_true: np.ndarray, y_pred: Tensor) -> Tensor:
+        """The loss of one batch of targets `_prepare_targets` made, on outputs shaped like its probe's."""
+        with scope(self.name):
+            return self.call(y_true, y_pred)
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction}
 
@@ -73,6 +84,14 @@ class Loss:
         if self.reduction == "mean":
             return loss.mean()
         return loss.sum() if self.reduction == "sum" else loss
+
+
+def _elementwise_targets(y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+    """Targets with one value per output, in the outputs' dtype (what `_same_shape` and `F._like` make per batch)."""
+    shape = (len(y_true),) + y_pred.shape[1:]
+    if y_true.shape not in (shape, shape + (1,)) and y_true.shape + (1,) != shape:
+        return y_true  # left as given: the batch's loss call explains the mismatch
+    return np.asarray(y_true, dtype=y_pred.dtype).reshape(shape)
 
 
 def _same_shape(name: str, y_true: Any, y_pred: Tensor) -> Any:
@@ -155,6 +174,16 @@ class _CategoricalLoss(_ProbabilisticLoss):
     def labels(self, y_true: Any, y_pred: Tensor) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _batch_loss(self, y_true: np.ndarray, y_pred: Tensor) -> Tensor:
+        shape = y_pred.data.shape
+        if len(shape) != 2 or len(y_true) != shape[0]:
+            return self(y_true, y_pred)  # not what the probe saw: the checked path says what is wrong
+        logits = self.logits_or_none(y_pred)
+        with scope(self.name):
+            if logits is not None:
+                return F._checked_softmax_cross_entropy(logits, y_true, self.reduction)
+            return F.cross_entropy(_clipped_rows(y_pred), y_true, reduction=self.reduction)
+
 
 class SparseCategoricalCrossentropy(_CategoricalLoss):
     """−log p[y] averaged over the batch; y_true holds class indices, shape (N,) or (N, 1)."""
@@ -162,16 +191,25 @@ class SparseCategoricalCrossentropy(_CategoricalLoss):
     default_name = "sparse_categorical_crossentropy"
 
     def labels(self, y_true: Any, y_pred: Tensor) -> np.ndarray:
+        return self._class_indices(y_true, y_pred.shape)
+
+    def _class_indices(self, y_true: Any, shape: tuple[int, ...]) -> np.ndarray:
+        """y_true checked as class indices for outputs of `shape` (N, C), as an int array of shape (N,)."""
         labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.reshape(-1)  # Keras accepts (N, 1) labels
-        if labels.shape == tuple(y_pred.shape) and labels.ndim == 2:
+        if labels.shape == tuple(shape) and labels.ndim == 2:
             raise ValueError(
                 f"{type(self).__name__}: labels of shape {labels.shape} look like one-hot rows; this loss "
-                f"takes class indices of shape ({y_pred.shape[0]},). Use CategoricalCrossentropy for one-hot "
+                f"takes class indices of shape ({shape[0]},). Use CategoricalCrossentropy for one-hot "
                 "labels, or pass labels.argmax(axis=1)"
             )
-        return F.class_indices(type(self).__name__, labels, *y_pred.shape, allow_float=True)
+        return F.class_indices(type(self).__name__, labels, *shape, allow_float=True)
+
+    def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+        if y_pred.ndim != 2:
+            return y_true
+        return self._class_indices(y_true, (len(y_true), y_pred.shape[1]))
 
 
 class CategoricalCrossentropy(_CategoricalLoss):
@@ -186,6 +224,11 @@ class CategoricalCrossentropy(_CategoricalLoss):
             raise ValueError(f"{type(self).__name__}: y_true has shape {shape} but y_pred has shape "
                              f"{y_pred.shape}; give one-hot rows of shape {y_pred.shape}{hint}")
         return y_true
+
+    def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+        if y_pred.ndim != 2 or y_true.shape != (len(y_true), y_pred.shape[1]):
+            return y_true
+        return np.asarray(y_true, dtype=y_pred.dtype)  # as F.softmax_cross_entropy converts each batch
 
 
 def _clipped_rows(y_pred: Tensor) -> Tensor:
@@ -211,6 +254,9 @@ class BinaryCrossentropy(_ProbabilisticLoss):
             return self._per_sample(F.sigmoid_binary_cross_entropy(logits, y_true, reduction="none"))
         return self._per_sample(F.binary_cross_entropy(y_pred.clip(EPSILON, 1 - EPSILON), y_true, reduction="none"))
 
+    def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+        return _elementwise_targets(y_true, y_pred)
+
 
 class MeanSquaredError(Loss):
     """(y_pred − y_true)² averaged over the outputs and the batch."""
@@ -222,6 +268,9 @@ class MeanSquaredError(Loss):
         if self.reduction == "mean":
             return F.mse(y_pred, y_true)
         return self._per_sample(F.mse(y_pred, y_true, reduction="none"))
+
+    def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
+        return _elementwise_targets(y_true, y_pred)
 
 
 _BY_NAME = {

@@ -24,6 +24,7 @@ from minigrad import creation, optim
 from minigrad.engine import no_grad
 from minigrad.nn.callbacks import CallbackList, History
 from minigrad.nn.layers import Layer
+from minigrad.nn.losses import Loss
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor, get_default_dtype
 
@@ -152,10 +153,12 @@ class Model(Module):
         return array
 
     def _probe(self, x: np.ndarray, y: np.ndarray, what: str,
-               batch_size: int) -> tuple[np.ndarray, Callable | None, int]:
+               batch_size: int) -> tuple[np.ndarray, np.ndarray, Callable | None, int]:
         """Build on the first batch and check the targets against the outputs, once, before any step.
 
-        Returns the targets (reshaped if needed), the accuracy counter and the values per sample it counts.
+        Returns the targets (reshaped if needed) for the accuracy, the targets as the loss takes them
+        (checked and converted once, for `_batch_loss`), the accuracy counter and the values per sample
+        it counts.
         """
         rows = min(len(x), batch_size)  # a batch like the ones to come, so errors show familiar shapes
         with no_grad():
@@ -178,8 +181,13 @@ class Model(Module):
         if not isinstance(value, Tensor) or value.size != 1:
             got = value.shape if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"{what}: the loss must return a scalar Tensor, got {got}")
+        targets = self.loss._prepare_targets(y, out) if isinstance(self.loss, Loss) else y
         counter, per_sample = _accuracy_counter(kind, self.loss, shape)
-        return y, counter, per_sample
+        return y, targets, counter, per_sample
+
+    def _batch_loss_function(self) -> Callable[[Any, Tensor], Tensor]:
+        """The per-batch loss: a Loss's unchecked `_batch_loss` (targets prepared by `_probe`), else the callable."""
+        return self.loss._batch_loss if isinstance(self.loss, Loss) else self.loss
 
     def _bind_optimizer(self) -> list[Tensor]:
         params = self.parameters()
@@ -210,17 +218,18 @@ class Model(Module):
                 raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves one side empty")
             x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
             validation_data = (xv, yv)
-        y, count_correct, per_sample = self._probe(x, y, "fit", batch_size)
+        y, targets, count_correct, per_sample = self._probe(x, y, "fit", batch_size)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             xv = self._inputs(validation_data[0], "validation_data x")
             yv = self._targets(validation_data[1], len(xv), "validation_data y")
-            yv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data", batch_size)
-            validation = (xv, yv, (val_counter, val_per_sample))
+            yv, tv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data", batch_size)
+            validation = (xv, yv, tv, (val_counter, val_per_sample))
         params = self._bind_optimizer()
-        optimizer, loss_fn, forward = self.optimizer, self.loss, self.forward
+        optimizer, loss_fn, forward = self.optimizer, self._batch_loss_function(), self.forward
+        separate_targets = targets is not y  # the accuracy reads y, the loss its prepared targets
 
         n = len(x)
         steps = -(-n // batch_size)
@@ -268,12 +277,13 @@ class Model(Module):
                         for hook in batch_begin:
                             hook(step, {"batch": step, "size": hi - lo})
                     if order is None:
-                        xb, yb = x[lo:hi], y[lo:hi]
+                        index = slice(lo, hi)
+                        xb, tb = x[lo:hi], targets[lo:hi]
                     else:
                         index = order[lo:hi]
-                        xb, yb = x[index], y[index]
+                        xb, tb = x[index], targets[index]
                     out = forward(Tensor._wrap(xb))
-                    loss = loss_fn(yb, out)
+                    loss = loss_fn(tb, out)
                     for p in params:
                         p.grad = None  # cleared before backward, so callbacks can read this batch's grads
                     loss.backward()
@@ -282,7 +292,7 @@ class Model(Module):
                     loss_sum += float(loss.data) * size
                     seen += size
                     if count_correct is not None:
-                        correct += count_correct(out.data, yb)
+                        correct += count_correct(out.data, y[index] if separate_targets else tb)
                     if batch_end:
                         logs = {"loss": loss_sum / seen, "size": size}
                         if acc_name:
@@ -297,7 +307,7 @@ class Model(Module):
                 if interrupted:
                     break  # a partial epoch: no validation, no on_epoch_end, not in the history
                 if validation is not None:
-                    val = self._evaluate_arrays(*validation[:2], batch_size, validation[2])
+                    val = self._evaluate_arrays(*validation[:3], batch_size, validation[3])
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.1f}s - "
@@ -325,29 +335,29 @@ class Model(Module):
         batch_size = _positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
         x = self._inputs(x)
         y = self._targets(y, len(x))
-        y, counter, per_sample = self._probe(x, y, "evaluate", batch_size)
+        y, targets, counter, per_sample = self._probe(x, y, "evaluate", batch_size)
         started = time.perf_counter()
-        result = self._evaluate_arrays(x, y, batch_size, (counter, per_sample))
+        result = self._evaluate_arrays(x, y, targets, batch_size, (counter, per_sample))
         if verbose:
             print(f"evaluate - {time.perf_counter() - started:.1f}s - "
                   + " - ".join(f"{k}: {v:.4f}" for k, v in result.items()), flush=True)
         return result
 
-    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int,
+    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, targets: np.ndarray, batch_size: int,
                          counter: tuple[Callable | None, int]) -> dict[str, float]:
         count_correct, per_sample = counter
-        loss_fn, forward = self.loss, self.forward
+        loss_fn, forward = self._batch_loss_function(), self.forward
         loss_sum, correct, n = 0.0, 0, len(x)
         was_training = self.training
         self.eval()
         try:
             with no_grad():
                 for lo in range(0, n, batch_size):
-                    xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
+                    xb = x[lo:lo + batch_size]
                     out = forward(Tensor._wrap(xb))
-                    loss_sum += float(loss_fn(yb, out).data) * len(xb)
+                    loss_sum += float(loss_fn(targets[lo:lo + batch_size], out).data) * len(xb)
                     if count_correct is not None:
-                        correct += count_correct(out.data, yb)
+                        correct += count_correct(out.data, y[lo:lo + batch_size])
         finally:
             self.train(was_training)
         result = {"loss": loss_sum / n}
