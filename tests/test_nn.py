@@ -139,6 +139,15 @@ def test_each_layer_runs_in_its_scope():
     assert matmuls == ["dense", "dense_1", "dense_2"]
 
 
+def test_a_renamed_layer_runs_in_its_new_scope():
+    layer = nn.Dense(2, activation="tanh")
+    x = mg.Tensor(np.ones((1, 3), np.float32))
+    assert {node.scope for node in mg.trace(layer(x)).nodes} == {"dense"}
+    layer.name = "encoder"
+    assert {node.scope for node in mg.trace(layer(x)).nodes} == {"encoder"}
+    assert layer.kernel.name == "encoder.kernel"
+
+
 # ----- Module ------------------------------------------------------------------------------
 
 class TwoLayer(nn.Module):

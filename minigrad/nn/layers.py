@@ -137,6 +137,15 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+# What Dense.call runs for an activation: the Tensor method (one call fewer per layer), None for linear.
+_TENSOR_METHODS = ((_linear, None), (F.relu, Tensor.relu), (F.sigmoid, Tensor.sigmoid), (F.tanh, Tensor.tanh))
+
+
+def _tensor_method(activation: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor] | None:
+    # By identity: a user's callable need not be hashable.
+    return next((method for f, method in _TENSOR_METHODS if f is activation), activation)
+
+
 def get_activation(identifier: str | Callable[[Tensor], Tensor] | None) -> Callable[[Tensor], Tensor]:
     """An activation from None/"linear"/"relu"/"sigmoid"/"tanh"/"softmax", or a callable as is."""
     if identifier is None:
@@ -163,6 +172,7 @@ class Layer(Module):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
         self._name = name
         self._auto_named = name is None
+        self._scope: scope | None = None  # made once per name: a layer enters it on every call
         self.dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.built = False
         self.input_shape: tuple[int | None, ...] | None = None  # (None, features...) once called
@@ -181,6 +191,7 @@ class Layer(Module):
     def _set_name(self, value: str, auto: bool) -> None:
         self._name = value
         self._auto_named = auto
+        self._scope = None
         for role, t in self._own_parameters():
             t.name = f"{value}.{role}"
 
@@ -195,6 +206,7 @@ class Layer(Module):
         return self(x)
 
     def __call__(self, x: Any) -> Tensor:
+        # Runs for every layer on every batch: plain attribute reads, no properties, no new scope object.
         if not isinstance(x, Tensor):
             x = Tensor._wrap(np.asarray(x, dtype=self.dtype))
         elif x.data.dtype != self.dtype:
@@ -206,7 +218,10 @@ class Layer(Module):
             self.input_shape = (None,) + x.shape[1:]
             for role, t in self._own_parameters():
                 t.name = f"{name}.{role}"
-        with scope(self.name):
+        layer_scope = self._scope
+        if layer_scope is None:
+            layer_scope = self._scope = scope(self.name)
+        with layer_scope:
             out = self.call(x)
         if self.output_shape is None:
             self.output_shape = (None,) + out.shape[1:]
@@ -251,6 +266,8 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = _activation_name(activation)
         self._activation = get_activation(activation)
+        # The Tensor method itself where the activation is one (F.relu(x) is x.relu() behind a call).
+        self._apply_activation = _tensor_method(self._activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = get_initializer(kernel_initializer)
         self.bias_initializer = get_initializer(bias_initializer)
@@ -294,16 +311,18 @@ class Dense(Layer):
         self.output_shape = (None, self.units)
 
     def call(self, x: Tensor) -> Tensor:
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            got = x.shape[-1] if x.ndim else "a scalar"
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
+            got = shape[-1] if shape else "a scalar"
             raise ValueError(
                 f"Dense '{self.name}': built for inputs with {self.in_features} features on the last axis, "
-                f"got {got} (input shape {x.shape}). Check the input size, or add nn.Flatten() before the "
+                f"got {got} (input shape {shape}). Check the input size, or add nn.Flatten() before the "
                 "first Dense for image inputs.")
         y = x @ self.kernel
         if self.bias is not None:
             y = y + self.bias
-        return self._activation(y)
+        activation = self._apply_activation
+        return y if activation is None else activation(y)
 
     def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation!r}, name={self._name!r})"
