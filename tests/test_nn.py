@@ -177,6 +177,25 @@ def test_custom_module_parameters_are_found():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_parameters_and_children_in_nested_containers():
+    class Nested(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shape = (None, 3)  # a tuple of plain values: nothing to find
+            self.heads = {"a": nn.Dense(2), "pair": (nn.Dense(1), mg.Tensor([1.0], requires_grad=True))}
+            self.extra = [[mg.Tensor([2.0], requires_grad=True), mg.Tensor([3.0])], {"w": mg.Tensor([4.0], requires_grad=True)}]
+
+        def forward(self, x):
+            return x
+
+    model = Nested()
+    assert [n for n, _ in model.named_children()] == ["heads.a", "heads.pair.0"]
+    assert [n for n, _ in model._own_parameters()] == ["heads.pair.1", "extra.0.0", "extra.1.w"]
+    derived = model.extra[0][0] * 2  # not a leaf: never a parameter
+    model.derived = derived
+    assert "derived" not in [n for n, _ in model.named_parameters()]
+
+
 def test_train_eval_flags():
     model = TwoLayer()
     assert model.training and model.blocks[0].training

@@ -34,8 +34,11 @@ class Module:
     # ----- the module tree ----------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-Modules, named by attribute (`blocks.0` for a list element)."""
+        found: list[tuple[str, Module]] = []
         for attr, value in vars(self).items():
-            yield from _modules_in(attr, value)
+            if isinstance(value, _MODULE_HOLDERS):
+                _collect(attr, value, _MODULE_HOLDERS, found)
+        return iter(found)
 
     def children(self) -> Iterator[Module]:
         for _, child in self.named_children():
@@ -60,8 +63,11 @@ class Module:
 
     def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """(attribute path, Tensor) for the trainable leaf Tensors held directly, not in sub-Modules."""
+        found: list[tuple[str, Tensor]] = []
         for attr, value in vars(self).items():
-            yield from _tensors_in(attr, value)
+            if isinstance(value, _TENSOR_HOLDERS):
+                _collect(attr, value, _TENSOR_HOLDERS, found)
+        return iter((name, t) for name, t in found if t.requires_grad and t.op is None)
 
     def named_parameters(self) -> list[tuple[str, Tensor]]:
         """(path, parameter) pairs, e.g. ("fc1.kernel", Tensor); each parameter once."""
@@ -119,26 +125,18 @@ class Module:
         return f"{type(self).__name__}(" + ("\n" + "\n".join(kids) + "\n" if kids else "") + ")"
 
 
-def _tensors_in(name: str, value: Any) -> Iterator[tuple[str, Tensor]]:
-    if isinstance(value, Tensor):
-        if value.requires_grad and value.op is None:
-            yield name, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            if not isinstance(item, Module):
-                yield from _tensors_in(f"{name}.{i}", item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(item, Module):
-                yield from _tensors_in(f"{name}.{key}", item)
+# fit walks the module tree a few times per call: attributes that cannot hold a Module or a
+# Tensor (names, shapes of ints, flags) are skipped with one isinstance check, and the walk
+# appends to one list instead of chaining generators.
+_MODULE_HOLDERS = (Module, list, tuple, dict)
+_TENSOR_HOLDERS = (Tensor, list, tuple, dict)
 
 
-def _modules_in(name: str, value: Any) -> Iterator[tuple[str, Module]]:
-    if isinstance(value, Module):
-        yield name, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _modules_in(f"{name}.{i}", item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _modules_in(f"{name}.{key}", item)
+def _collect(name: str, value: Any, holders: tuple[type, ...], found: list[tuple[str, Any]]) -> None:
+    """Append (path, x) for each instance x of holders[0] that is `value` or in its lists, tuples and dicts."""
+    if isinstance(value, holders[0]):
+        found.append((name, value))
+    elif isinstance(value, (list, tuple, dict)):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if isinstance(item, holders):
+                _collect(f"{name}.{key}", item, holders, found)
