@@ -2,7 +2,7 @@
 
     python examples/train_mnist.py                                   # the course net 784-25-15-10, 5 epochs
     python examples/train_mnist.py --output softmax                  # softmax output + from_logits=False
-    python examples/train_mnist.py --hidden 256,128 --epochs 12 --decay 0.7   # the >98% recipe
+    python examples/train_mnist.py --hidden 256,128 --epochs 10 --decay 0.8   # the >98% recipe (98.1-98.2%, seeds 0-2)
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 
 from minigrad.engine import STATE, enable_grad, gradients, no_grad
 from minigrad.primitives import stack
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, get_default_dtype
 
 __all__ = ["GradcheckError", "grad", "gradcheck", "jacobian"]
 
@@ -27,7 +27,7 @@ def _variable(x: Any) -> Tensor:
     """
     t = x if isinstance(x, Tensor) else Tensor(x)
     if t.dtype.kind != "f":
-        t = Tensor._wrap(t.data.astype(np.result_type(t.data.dtype, np.float32)))
+        t = Tensor._wrap(t.data.astype(get_default_dtype()))  # integer points: differentiate in floats
     if t.requires_grad and STATE.grad_enabled:
         return t + 0
     return Tensor._wrap(t.data, requires_grad=True)

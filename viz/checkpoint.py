@@ -154,7 +154,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         with loaded as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a minigrad checkpoint ({e})") from None
+        # numpy's own message for a non-archive talks about unpickling, which is not the problem here
+        why = "it is not an .npz archive" if "pickle" in str(e) else str(e)
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a minigrad checkpoint ({why})") from None
     if "meta.json" not in arrays:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a minigrad checkpoint (it has no meta.json entry)")
     try:

@@ -98,10 +98,14 @@ def build_drawing(target: Any, *, values: bool = False, grads: bool = False, sav
         if len(boxes) > max_nodes:
             break
     if len(boxes) > max_nodes:
+        scoped = any(box.cluster for box in boxes) if depth is None else False
+        hint = ("pass depth=1 (or depth=0) to draw each scope as one box, or a larger max_nodes= if you "
+                "really want every node") if scoped else (
+                "group the ops with mg.scope(...) and pass depth=, or pass a larger max_nodes= if you "
+                "really want every node")
         raise ValueError(
             f"to_dot: the drawing needs more than {max_nodes:,} boxes (max_nodes={max_nodes:,}), too many to read "
-            f"or to lay out quickly; pass depth=1 (or depth=0) to draw each scope as one box, or a larger "
-            f"max_nodes= if you really want every node")
+            f"or to lay out quickly; {hint}")
     if heat:
         scale_heat(boxes)
         if known is None and not any(b.heat is not None for b in boxes):

@@ -474,7 +474,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if confused:
         lines.append(f"most confused: {confused}")
     lines.append(f"wall time: {summary.wall_time:.1f} s (training {summary.train_time:.1f} s, "
-                 f"{summary.epochs_done} epochs)")
+                 f"{_epochs(summary.epochs_done)})")
     lines.extend(summary.notes)
     if summary.checkpoint:
         lines.append(f"checkpoint: {summary.checkpoint}")
@@ -500,7 +500,7 @@ def summary_renderable(summary: RunSummary) -> Any:
         facts.append("\nmost confused   ", "bold")
         facts.append(", ".join(f"{names[t]} as {names[p]} ({n})" for t, p, n in confused))
     facts.append("\nwall time       ", "bold")
-    facts.append(f"{summary.wall_time:.1f} s (training {summary.train_time:.1f} s, {summary.epochs_done} epochs)")
+    facts.append(f"{summary.wall_time:.1f} s (training {summary.train_time:.1f} s, {_epochs(summary.epochs_done)})")
     for note in summary.notes:
         facts.append(f"\n{note}", "yellow")
     if summary.checkpoint:
@@ -883,3 +883,7 @@ class TrainingDashboard(Callback):
         half = width // 2
         row = _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
         return row, max(self._progress_rows(half), gradient_rows)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
