@@ -371,6 +371,20 @@ def test_fit_and_evaluate_losses_match_the_public_loss_call():
     assert model.evaluate(x, y.reshape(-1, 1), batch_size=40)["loss"] == pytest.approx(expected, rel=1e-6)
 
 
+def test_a_loss_subclass_is_called_as_it_defines_itself():
+    class Doubled(nn.SparseCategoricalCrossentropy):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred) * 2
+
+    x, y = blobs(40)
+    model = small_net()
+    model.compile(optimizer=optim.SGD(learning_rate=1e-9), loss=Doubled(from_logits=True))
+    history = model.fit(x, y, batch_size=40, verbose=0, shuffle=False)
+    plain = nn.SparseCategoricalCrossentropy(from_logits=True)(y, model(x)).item()
+    assert history.history["loss"][0] == pytest.approx(2 * plain, rel=1e-5)
+    assert model.evaluate(x, y, batch_size=40)["loss"] == pytest.approx(2 * plain, rel=1e-5)
+
+
 def test_images_without_flatten_get_a_hint():
     x = np.zeros((8, 28, 28), np.uint8)
     y = np.zeros(8, np.int64)

@@ -61,6 +61,8 @@ class Loss:
 
     # fit and evaluate check and convert the targets of the whole data set once (`_prepare_targets`),
     # then compute each batch's loss with `_batch_loss`, which skips the checks `__call__` repeats.
+    # Only for the classes below as they are (`_has_batch_path`): a subclass may change what
+    # __call__, call or labels do, so it gets its own checked __call__ on every batch.
     def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
         """All the targets, checked and converted for `_batch_loss`; `y_pred` is one batch of outputs."""
         return y_true
@@ -271,6 +273,14 @@ class MeanSquaredError(Loss):
 
     def _prepare_targets(self, y_true: np.ndarray, y_pred: Tensor) -> np.ndarray:
         return _elementwise_targets(y_true, y_pred)
+
+
+_BATCH_PATH = (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)
+
+
+def _has_batch_path(loss: Any) -> bool:
+    """True when fit may use `loss._prepare_targets` once and `loss._batch_loss` per batch."""
+    return type(loss) in _BATCH_PATH
 
 
 _BY_NAME = {

@@ -24,7 +24,7 @@ from minigrad import creation, optim
 from minigrad.engine import no_grad
 from minigrad.nn.callbacks import CallbackList, History
 from minigrad.nn.layers import Layer
-from minigrad.nn.losses import Loss
+from minigrad.nn.losses import _has_batch_path
 from minigrad.nn.module import Module
 from minigrad.tensor import Tensor, get_default_dtype
 
@@ -181,13 +181,13 @@ class Model(Module):
         if not isinstance(value, Tensor) or value.size != 1:
             got = value.shape if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"{what}: the loss must return a scalar Tensor, got {got}")
-        targets = self.loss._prepare_targets(y, out) if isinstance(self.loss, Loss) else y
+        targets = self.loss._prepare_targets(y, out) if _has_batch_path(self.loss) else y
         counter, per_sample = _accuracy_counter(kind, self.loss, shape)
         return y, targets, counter, per_sample
 
     def _batch_loss_function(self) -> Callable[[Any, Tensor], Tensor]:
-        """The per-batch loss: a Loss's unchecked `_batch_loss` (targets prepared by `_probe`), else the callable."""
-        return self.loss._batch_loss if isinstance(self.loss, Loss) else self.loss
+        """The per-batch loss: a built-in Loss's unchecked `_batch_loss` (targets prepared by `_probe`), else the loss."""
+        return self.loss._batch_loss if _has_batch_path(self.loss) else self.loss
 
     def _bind_optimizer(self) -> list[Tensor]:
         params = self.parameters()
