@@ -368,3 +368,13 @@ def test_sequential_add_names_and_builds():
     assert model(np.ones((3, 5))).shape == (3, 2)
     with pytest.raises(TypeError, match="layers must be nn layers"):
         model.add("relu")
+
+
+def test_load_weights_with_a_different_number_of_layers_says_so(tmp_path):
+    three = nn.Sequential([nn.Dense(5), nn.Dense(4), nn.Dense(3)])
+    three(np.zeros((1, 6)))
+    three.save_weights(tmp_path / "w.npz")
+    two = nn.Sequential([nn.Dense(5), nn.Dense(3)])
+    two(np.zeros((1, 6)))
+    with pytest.raises(ValueError, match=r"holds 6 arrays, the model has 4 weights.*'layer2.kernel'"):
+        two.load_weights(tmp_path / "w.npz")

@@ -557,6 +557,13 @@ def _count(module: Any) -> int:
 def _check_weights(items: list[tuple[str, Tensor]], arrays: dict[str, np.ndarray], source: str) -> None:
     """Raise ValueError naming the first difference between the model's weights and the file's arrays."""
     counts = f"the file holds {len(arrays)} arrays, the model has {len(items)} weights"
+    if len(arrays) != len(items):  # a different number of layers: say so before any shape
+        expected = {key for key, _ in items}
+        missing = [key for key, _ in items if key not in arrays]
+        extra = [key for key in arrays if key not in expected]
+        first = (f"'{extra[0]}' in the file has no place in the model" if extra
+                 else f"no '{missing[0]}' in the file" if missing else "")
+        raise ValueError(f"load_weights: {source} does not match this model ({counts}): {first}")
     for key, t in items:
         if key not in arrays:
             raise ValueError(f"load_weights: {source} does not match this model ({counts}): "
