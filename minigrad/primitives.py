@@ -61,13 +61,7 @@ class Function:
             raise type(exc)(node.explain_error(inputs, exc)) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
-        out = _new(Tensor)
-        out.data = data
-        out.grad = None
-        out.name = None
-        out.op = None
-        out._logits = None
-        out.requires_grad = False
+        out = _wrap(data)
         if STATE.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
@@ -124,6 +118,7 @@ class Function:
 
 
 _new = object.__new__
+_wrap = Tensor._wrap
 _weakref = weakref.ref
 
 
