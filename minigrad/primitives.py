@@ -64,21 +64,25 @@ class Function:
         out = _wrap(data)
         if STATE.grad_enabled:
             for t in inputs:
-                if t.requires_grad:
-                    out.requires_grad = True
-                    node.inputs = inputs
-                    node.needs_input_grad = tuple([x.requires_grad for x in inputs])
-                    node.scope = STATE.scope_name
-                    node._output = _weakref(out)
-                    node.freed = False
-                    node.grad = None
-                    node.composite = None
-                    out.op = node
+                if t.requires_grad:  # some input is differentiable: record this node
+                    node._record(inputs, out)
                     break
         if STATE.anomaly:
             node.inputs, node.scope = inputs, STATE.scope_name
             check_anomaly(node, data, "its output")
         return out
+
+    def _record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+        """Link this node into the graph: out was made by it from inputs."""
+        self.inputs = inputs
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        self.scope = STATE.scope_name
+        self._output = _weakref(out)  # weak: the output holds its node, not the other way round
+        self.freed = False
+        self.grad = None
+        self.composite = None
+        out.requires_grad = True
+        out.op = self
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
