@@ -140,6 +140,22 @@ def test_progress_recovers_each_batch_value_from_the_running_means():
     assert log.progress.samples == 40
 
 
+def test_progress_recovers_batch_values_when_the_last_batch_is_short():
+    # fit's running means are sample-weighted (loss_sum / seen), so a short last batch weighs less
+    info = RunInfo(epochs=1, steps_per_epoch=3, batch_size=4)
+    log = PlainLog(info, stream=io.StringIO(), every=100)
+    log.on_epoch_begin(0, {})
+    loss_sum = correct = seen = 0
+    for batch, (size, loss, right) in enumerate(zip([4, 4, 1], [1.0, 1.0, 4.0], [2, 4, 0])):
+        loss_sum += loss * size
+        correct += right
+        seen += size
+        log.on_train_batch_end(batch, {"loss": loss_sum / seen, "accuracy": correct / seen, "size": size})
+    np.testing.assert_allclose(log.progress.step_loss, [1.0, 1.0, 4.0], rtol=1e-9)
+    np.testing.assert_allclose(log.progress.step_accuracy, [0.5, 1.0, 0.0], atol=1e-12)
+    assert log.progress.samples == 9
+
+
 def test_plain_log_writes_a_line_every_n_batches_and_per_epoch_without_escape_codes():
     stream = io.StringIO()
     log = PlainLog(RunInfo(epochs=2, steps_per_epoch=10, batch_size=4), stream=stream, every=4)

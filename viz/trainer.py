@@ -150,16 +150,21 @@ class _Progress:
         self.logs = {k: _float(v) for k, v in logs.items() if k not in ("batch", "size")}
         size = logs.get("size")
         size = int(size) if isinstance(size, (int, np.integer)) else self.info.batch_size
+        seen_before = self.epoch_samples
         self.samples += size
         self.epoch_samples += size
         self.steps_run += 1
         step = self.epoch * self.info.steps_per_epoch + index
-        # fit reports running means over the epoch; the k-th batch's own value is k*m_k - (k-1)*m_(k-1)
-        k = batch + 1
+        # fit reports sample-weighted running means over the epoch (m_k = sum of batch values * sizes / seen_k),
+        # so the k-th batch's own value is (seen_k*m_k - seen_(k-1)*m_(k-1)) / size_k: exact when a batch
+        # (the last one) is smaller than the others
         for name, series, i in (("loss", self.step_loss, 0), ("accuracy", self.step_accuracy, 1)):
             mean = self.logs.get(name, math.nan)
             previous = self._previous_means[i]
-            value = mean if k == 1 or math.isnan(previous) else k * mean - (k - 1) * previous
+            if seen_before == 0 or math.isnan(previous) or size <= 0:
+                value = mean
+            else:
+                value = (self.epoch_samples * mean - seen_before * previous) / size
             if 0 <= step < series.size:
                 series[step] = value
         self._previous_means = (self.logs.get("loss", math.nan), self.logs.get("accuracy", math.nan))
