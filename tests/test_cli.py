@@ -70,7 +70,7 @@ def test_bad_arguments_return_2_with_one_line(tmp_path, monkeypatch, capsys, arg
 @pytest.mark.parametrize("args, says", [
     (["train", "--hidden", "25,abc"], "'abc' is not one"),
     (["train", "--limit", "60000"], "more than the 55,000 training images"),
-    (["graph", "-o", "graph.gif"], "graph"),
+    (["graph", "-o", "graph.gif"], "the suffix .gif is not supported"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, says):
     result = minigrad(tmp_path, *args)
@@ -78,6 +78,20 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, args, says):
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "minigrad-runs").exists()
+
+
+def test_graph_refuses_a_bad_suffix_before_loading_any_data(tmp_path, monkeypatch, capsys):
+    import viz.cli
+
+    def no_loading(name):
+        raise AssertionError("graph loaded the dataset before checking the output suffix")
+
+    monkeypatch.setattr(viz.cli, "load_dataset", no_loading)
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "-o", "graph.pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "the suffix .pdf is not supported" in err and ".svg" in err
+    assert not (tmp_path / "graph.pdf").exists()
 
 
 def test_a_corrupt_checkpoint_is_refused(tmp_path):

@@ -1,7 +1,7 @@
 """The `minigrad` command: `train` (live dashboard or plain log), `graph` (one step's graph), `demo softmax`.
 
-Exit codes: 0 done, 1 a failure of the environment (e.g. no Graphviz renderer), 2 bad arguments or input
-(one sentence on stderr, no traceback), 130 interrupted by Ctrl-C.
+Exit codes: 0 done, 1 the reader of stdout went away (a broken pipe), 2 bad arguments or input, or no
+Graphviz renderer for `graph` (one sentence on stderr, no traceback), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -571,16 +571,19 @@ def train(args: argparse.Namespace) -> int:
 def graph(args: argparse.Namespace) -> int:
     """`minigrad graph`: one training step on 16 MNIST images, its graph rendered to args.output."""
     import viz
+    from viz.render import SUPPORTED_SUFFIXES
 
+    # a bad suffix is known from the arguments: say so before loading MNIST and running the network
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UsageError(f"minigrad graph: cannot write '{args.output}': the suffix {suffix or '(none)'} is not "
+                         f"supported; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     use_one_blas_thread()
     (images, labels), _ = load_dataset("mnist")
     x, y = _as_inputs(images[:16]), np.asarray(labels[:16], dtype=np.int64)
     model = build_model(args.hidden, args.loss, seed=0, inputs=x.shape[1])
-    optimizer = make_optimizer("adam", DEFAULT_LR["adam"])
-    optimizer.bind(model.parameters())
     loss = make_loss(args.loss)(y, model(x))
-    loss.backward()
-    optimizer.step()
+    loss.backward()  # the drawing shows the gradients; no optimizer step, it would not change the picture
     try:
         path = viz.render(loss, args.output)
     except viz.RenderError as e:  # no Graphviz engine: the environment, not a bug (exit 2, one sentence)
