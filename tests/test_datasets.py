@@ -142,14 +142,9 @@ def test_load_mnist_shapes_dtypes_labels_and_checksums():
 
 def test_load_mnist_second_call_is_cached_and_read_only(monkeypatch):
     monkeypatch.setattr(mnist_module, "_CACHE", {})
-    start = time.perf_counter()
     (x_train, _), _ = datasets.load_mnist()
-    first = time.perf_counter() - start
-    start = time.perf_counter()
     (x_again, _), _ = datasets.load_mnist()
-    second = time.perf_counter() - start
-    assert second < first / 20, (first, second)
-    assert np.shares_memory(x_train, x_again)
+    assert np.shares_memory(x_train, x_again)  # the same buffer, not a second decode (no timing: flaky)
     with pytest.raises(ValueError, match="read-only"):
         x_train[0, 0, 0] = 1
     with pytest.raises(ValueError):
