@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -165,34 +167,58 @@ def test_resume_refuses_another_architecture(two_epochs, tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
-    args = ["train", "--limit", "12800", "--hidden", "16", "--plain", "--epochs", "2", "--save", "cut.ckpt"]
-    child = subprocess.Popen([sys.executable, "-m", "minigrad", *args], cwd=tmp_path, env=environment(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # wait for the first batch line: training is under way
-            line = child.stdout.readline()
-            lines.append(line)
-            if "batch 25/" in line or not line:  # 100 batches an epoch: a line every 25
-                break
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        child.kill()
+    # 100 batches an epoch (~0.1 s): 30 epochs leave seconds of training after the signal point, so the
+    # signal lands mid-training even on a loaded machine; the checks below then train only to the cut's epoch
+    common = ["--limit", "12800", "--hidden", "16", "--plain"]
+    stderr_path = tmp_path / "stderr.txt"
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read(stream) -> None:  # a thread, so the test waits on a queue with a deadline, never on readline
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    output: list[str] = []
+    with stderr_path.open("w") as stderr, subprocess.Popen(
+            [sys.executable, "-m", "minigrad", "train", *common, "--epochs", "30", "--save", "cut.ckpt"],
+            cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, stderr=stderr, text=True) as child:
+        reader = threading.Thread(target=read, args=(child.stdout,), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 120
+            while not any("batch 25/" in line for line in output):  # training is under way
+                try:
+                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    pytest.fail("no 'batch 25/' line within 120 s: " + "".join(output))
+                if line is None:
+                    pytest.fail("the run ended before batch 25: " + "".join(output) + stderr_path.read_text())
+                output.append(line)
+            child.send_signal(signal.SIGINT)
+            child.wait(timeout=60)
+            reader.join(timeout=10)
+        finally:
+            child.kill()  # a no-op when it has exited
+    while not lines.empty():
+        line = lines.get()
+        if line is not None:
+            output.append(line)
+    err = stderr_path.read_text()
     assert child.returncode == 130, err
     assert "Traceback" not in err
-    output = "".join(lines) + out
-    assert "checkpoint saved to cut.ckpt" in output
-    assert "resume with: python -m minigrad train --resume cut.ckpt" in output
+    out = "".join(output)
+    assert "checkpoint saved to cut.ckpt" in out
+    assert "resume with: python -m minigrad train --resume cut.ckpt" in out
     cut = load_checkpoint(tmp_path / "cut.ckpt")
-    assert (cut.epoch, cut.batch) > (0, 0)
+    assert (cut.epoch, cut.batch) > (0, 0) and cut.epoch < 30
 
-    resumed = minigrad(tmp_path, "train", "--resume", "cut.ckpt")
+    epochs = str(cut.epoch + 1)  # finish the interrupted epoch, and compare with a run of as many epochs
+    resumed = minigrad(tmp_path, "train", "--resume", "cut.ckpt", "--epochs", epochs)
     assert resumed.returncode == 0, resumed.stderr
-    straight = minigrad(tmp_path, *args[:-1], "whole.ckpt")
+    straight = minigrad(tmp_path, "train", *common, "--epochs", epochs, "--save", "whole.ckpt")
+    assert straight.returncode == 0, straight.stderr
     a, b = weights(tmp_path / "cut.ckpt"), weights(tmp_path / "whole.ckpt")
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     assert resumed.stdout.splitlines()[-1] == straight.stdout.splitlines()[-1]
 
 
