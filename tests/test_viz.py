@@ -300,7 +300,9 @@ def fake_engine(folder: Path, name: str, script: str) -> Path:
 @posix_only
 def test_dot_on_path_comes_first(tmp_path, monkeypatch):
     svg = '<svg xmlns="http://www.w3.org/2000/svg"><g class="node"/></svg>'
-    fake = fake_engine(tmp_path, "dot", f"cat > /dev/null\necho '{svg}'\n")
+    # reads the DOT source with shell builtins (with only tmp_path on PATH there is no `cat`), fails without it
+    fake = fake_engine(tmp_path, "dot", f"n=0\nwhile read -r _; do n=$((n + 1)); done\n[ $n -gt 0 ] || exit 3\n"
+                                        f"echo '{svg}'\n")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert find_engine() == fake
     assert viz.to_svg(mg.Tensor([1.0])).strip() == svg
