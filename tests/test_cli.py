@@ -289,8 +289,11 @@ def test_use_one_blas_thread_limits_numpys_blas(monkeypatch):
 
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if not any(pool["user_api"] == "blas" for pool in threadpool_info()):
+        pytest.skip("threadpoolctl sees no BLAS thread pool in this numpy")
     with threadpool_limits(limits=None):  # restores the original thread counts afterwards
-        if use_one_blas_thread():
-            assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+        threadpool_limits(limits=2, user_api="blas")  # so that one thread afterwards is the function's doing
+        assert use_one_blas_thread() is True
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
         assert use_one_blas_thread() is False  # the user's setting wins
