@@ -81,7 +81,7 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop): integers stay integers, floats take the default dtype."""
-    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    values = np.arange(start, stop, step) if stop is not None else np.arange(0, start, step)
     if dtype is None and values.dtype.kind == "f":
         dtype = get_default_dtype()
     return _make(values.astype(dtype) if dtype is not None else values, requires_grad)

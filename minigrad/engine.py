@@ -196,6 +196,8 @@ def walk_backward(
         retain_graph = create_graph
     seed = _seed(root, grad)
 
+    handed: set[int] = set()  # ids of the gradient tensors delivered so far in this walk
+
     def deliver(tensor: Tensor, g: Tensor, grads: dict) -> None:
         if collect is not None and id(tensor) in collect:
             previous = collect[id(tensor)]
@@ -204,45 +206,49 @@ def walk_backward(
             previous = grads.get(tensor.op)
             grads[tensor.op] = g if previous is None else previous + g
         elif collect is None:
-            # Leaves accumulate over backward() calls, like PyTorch; out of place, because one
-            # gradient tensor may be handed to several inputs (add passes g to both sides).
+            # Leaves accumulate over backward() calls, like PyTorch, out of place. One gradient
+            # tensor may go to several inputs (add passes g to both sides): a leaf that would
+            # share it gets its own copy, so editing one .grad in place never changes another.
+            if tensor.grad is None and id(g) in handed:
+                g = g + 0 if STATE.grad_enabled else type(g)._wrap(g.data.copy())
             tensor.grad = g if tensor.grad is None else tensor.grad + g
+        handed.add(id(g))
 
-    previous_mode = STATE.grad_enabled
-    STATE.grad_enabled = create_graph
-    try:
-        grads: dict = {}
-        deliver(root, seed, grads)
-        for node in reversed(topological_order(root)):
-            g = grads.pop(node, None)
-            if g is None:  # nothing flows here (upstream of a target, or cut by detach)
-                continue
-            if node.freed:
-                raise RuntimeError(
-                    f"backward: the graph through '{node.op}' was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first backward() to go through it twice"
-                )
-            node.grad = g
-            # Under detect_anomaly the ops inside a backward formula and the broadcast reduction
-            # are not checked one by one: a NaN born there is reported below under this node's
-            # name (sqrt's g/(2·sqrt(x)) at x = 0 names sqrt, not div).
-            anomaly = STATE.anomaly
-            if anomaly:
-                STATE.anomaly = 0
-            try:
-                sent = _local_gradients(node, g)
-            finally:
-                STATE.anomaly = anomaly
+    grads: dict = {}
+    deliver(root, seed, grads)
+    for node in reversed(topological_order(root)):
+        g = grads.pop(node, None)
+        if g is None:  # nothing flows here (upstream of a target, or cut by detach)
+            continue
+        if node.freed:
+            raise RuntimeError(
+                f"backward: the graph through '{node.op}' was already freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward() to go through it twice"
+            )
+        node.grad = g
+        # Backward formulas record a graph only for create_graph. The mode is switched around
+        # this node's work alone, never across the yield: a backward_steps paused in a REPL
+        # must not leave recording off for the user's next forward pass.
+        previous_mode, STATE.grad_enabled = STATE.grad_enabled, create_graph
+        # Under detect_anomaly the ops inside a backward formula and the broadcast reduction
+        # are not checked one by one: a NaN born there is reported below under this node's
+        # name (sqrt's g/(2·sqrt(x)) at x = 0 names sqrt, not div).
+        anomaly = STATE.anomaly
+        if anomaly:
+            STATE.anomaly = 0
+        try:
+            sent = _local_gradients(node, g)
             for t, gi in zip(node.inputs, sent):
                 if gi is not None:
                     if anomaly:
                         check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
                     deliver(t, gi, grads)
-            if not retain_graph:
-                node.free()
-            yield node, g, sent
-    finally:
-        STATE.grad_enabled = previous_mode
+        finally:
+            STATE.anomaly = anomaly
+            STATE.grad_enabled = previous_mode
+        if not retain_graph:
+            node.free()
+        yield node, g, sent
 
 
 def _local_gradients(node: Function, g: Tensor) -> tuple[Tensor | None, ...]:

@@ -54,13 +54,20 @@ def naive_softmax(z: Any, axis: int = -1) -> Tensor:
         return e / e.sum(axis=axis, keepdims=True)
 
 
-def logsumexp(z: Any, axis: int = -1, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(z))) = m + log(sum(exp(z - m))), m = max(z) (detached), along axis."""
+def logsumexp(z: Any, axis: int | None = -1, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(z))) = m + log(sum(exp(z - m))), m = max(z) (detached), along axis (None: all)."""
     z = _tensor(z)
+    if z.ndim == 0:
+        return z  # one term: log(exp(z)) = z
     with scope("logsumexp"):
         m = z.max(axis=axis, keepdims=True).detach()
+        # An all -inf slice has m = -inf and z - m = nan; shifting by 0 there gives the right -inf.
+        m = Tensor._wrap(np.where(np.isfinite(m.data), m.data, 0).astype(m.dtype))
         out = (z - m).exp().sum(axis=axis, keepdims=True).log() + m
-        return out if keepdims else out.reshape(tuple(n for i, n in enumerate(out.shape) if i != axis % z.ndim))
+        if keepdims:
+            return out
+        kept = () if axis is None else tuple(n for i, n in enumerate(out.shape) if i != axis % z.ndim)
+        return out.reshape(kept)
 
 
 def log_softmax(z: Any, axis: int = -1) -> Tensor:

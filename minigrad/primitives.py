@@ -62,7 +62,7 @@ class Function:
         if type(data) is not np.ndarray:
             data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
         out = _wrap(data)
-        if STATE.grad_enabled:
+        if STATE.grad_enabled and data.dtype.kind == "f":  # integer and bool outputs have no gradient
             for t in inputs:
                 if t.requires_grad:  # some input is differentiable: record this node
                     node._record(inputs, out)
@@ -91,6 +91,8 @@ class Function:
         raise NotImplementedError
 
     def explain_error(self, inputs: tuple[Tensor, ...], exc: Exception) -> str:
+        if str(exc).startswith(f"{self.op}:"):  # the forward already explained itself
+            return str(exc)
         shapes = " and ".join(str(t.shape) for t in inputs)
         if "broadcast" in str(exc):
             return f"{self.op}: shapes {shapes} cannot be broadcast together (numpy broadcasting rules)"
@@ -193,7 +195,12 @@ class Pow(Function):
     def backward(self, g):
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
+        ga = None
+        if need_a:
+            # At b = 0 the slope is 0 (x^0 is flat), but b·a^(b−1) would be 0·inf = NaN at a = 0:
+            # there, a is replaced by 1 so the product is a clean 0.
+            base = where(_const(b.data == 0), _const(np.ones((), a.dtype)), a) if (b.data == 0).any() else a
+            ga = g * b * base ** (b - 1)
         gb = None
         if need_b:
             # a = 0 contributes 0 (0^b is flat in b for b > 0), as PyTorch does; log of a

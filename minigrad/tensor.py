@@ -35,8 +35,11 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"Tensor: cannot convert the data to dtype {dtype!r} ({exc})") from None
+    elif isinstance(data, np.ndarray):
         array = data
     elif isinstance(data, np.generic):
         array = np.asarray(data)
@@ -207,17 +210,21 @@ class Tensor:
 
     # ----- operators ----------------------------------------------------------------------
     def _operand(self, other: Any) -> Tensor:
-        """Turn the other side of a binary op into a Tensor; a Python scalar takes our dtype."""
+        """Turn the other side of a binary op into a Tensor; a Python scalar is "weak", as in numpy.
+
+        float32 * 2.0 stays float32 and bool + 2 counts in integers (numpy's promotion for
+        Python scalars); the scalar never upcasts a float tensor.
+        """
         if isinstance(other, Tensor):
             return other
         kind = type(other)
         if kind is float or kind is int or kind is bool:
-            own = self.data.dtype
-            if kind is float and own.kind not in "fc":
-                own = _default_dtype  # int tensor * 0.5 -> default float, as in PyTorch
-            elif kind is bool and own.kind == "b":
-                own = np.dtype(bool)
-            return Tensor._wrap(np.array(other, dtype=own))
+            dtype = np.result_type(self.data.dtype, other)
+            try:
+                return Tensor._wrap(np.array(other, dtype=dtype))
+            except OverflowError:
+                raise ValueError(f"the Python number {other} does not fit in this tensor's dtype {dtype}; "
+                                 f"convert the tensor first, e.g. t.astype('int64')") from None
         if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
             return self._operand(float(other) if isinstance(other, numbers.Real) else other)
         return Tensor(other)
@@ -346,9 +353,13 @@ class Tensor:
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Index of the largest value (an integer tensor, no gradient)."""
+        if axis is not None:
+            axis = _axes(axis, self.ndim, "argmax")[0]
         return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        if axis is not None:
+            axis = _axes(axis, self.ndim, "argmin")[0]
         return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
 
     def any(self) -> bool:
@@ -379,8 +390,10 @@ class Tensor:
         return P.Transpose.apply(self, axes=tuple(int(a) for a in axes))
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """The two axes exchanged."""
+        first, second = (_axes(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
         axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        axes[first], axes[second] = axes[second], axes[first]
         return self.transpose(axes)
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:

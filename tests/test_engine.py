@@ -431,3 +431,36 @@ def test_backward_on_a_leaf_seeds_its_own_grad() -> None:
     x = scalar(2.0)
     x.backward()
     assert x.grad.item() == 1.0
+
+
+def test_a_paused_backward_steps_leaves_recording_on():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor(3.0, requires_grad=True)
+    steps = mg.backward_steps((x * w).sum())
+    next(steps)  # a REPL user looks at the first step, then goes on working
+    y = (x * 3).sum()
+    assert y.requires_grad and y.op is not None
+    for _ in steps:
+        pass
+    assert x.grad.tolist() == [3.0, 3.0] and w.grad.item() == 3.0
+
+
+def test_leaves_never_share_one_gradient_object():
+    p = mg.tensor([1.0], requires_grad=True)
+    q = mg.tensor([2.0], requires_grad=True)
+    (p + q).sum().backward()  # add hands the same g to both sides
+    assert p.grad is not q.grad
+    p.grad.data *= 10  # clipping or scaling one gradient in place ...
+    assert q.grad.tolist() == [1.0]  # ... leaves the other alone
+
+
+def test_casting_to_integers_cuts_the_graph():
+    x = mg.tensor([1.7, 2.2], requires_grad=True)
+    y = x.astype("int64")
+    assert not y.requires_grad and y.op is None  # rounding has no gradient, as in PyTorch
+
+
+def test_pow_with_zero_exponent_has_zero_slope_at_zero_base():
+    x = mg.tensor([0.0, 1.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]  # not 0 * inf = NaN

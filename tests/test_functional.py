@@ -368,3 +368,12 @@ def test_second_derivative_against_pytorch():
     (thv,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), tz)
     hv = mg.grad(lambda x: (mg.grad(lambda w: F.softmax_cross_entropy(w, labels))(x) * Tensor(v)).sum())(Tensor(z))
     np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_logsumexp_over_all_axes_and_of_an_all_minus_inf_row():
+    z = mg.tensor([[1.0, 2.0], [3.0, 4.0]], dtype="float64")
+    assert F.logsumexp(z, axis=None).item() == pytest.approx(np.log(np.exp([1, 2, 3, 4]).sum()))
+    with np.errstate(divide="ignore"):
+        out = F.logsumexp(mg.tensor([[-np.inf, -np.inf]]), axis=-1)
+    assert out.tolist() == [-np.inf]  # log(0), not nan
+    assert mg.gradcheck(lambda t: F.logsumexp(t, axis=None), np.array([[0.5, -1.0], [2.0, 0.1]]))

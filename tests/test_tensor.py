@@ -272,3 +272,42 @@ def test_module_level_functions_accept_tensors_and_arrays() -> None:
     np.testing.assert_allclose(mg.matmul(Tensor(a), a).data, a @ a)
     assert mg.argmax(Tensor(a), axis=1).tolist() == [0, 0]
     np.testing.assert_allclose(mg.flatten(Tensor(a)).data, a.reshape(-1))
+
+
+def test_python_scalars_promote_like_numpy_weak_scalars():
+    mask = mg.tensor([True, False])
+    assert (mask + 2).tolist() == [3, 2]  # arithmetic, not logical (bool + int counts in ints)
+    assert (mask * 3).tolist() == [3, 0]
+    assert (mg.tensor([1.0, 2.0]) * 2).dtype == np.float32  # a scalar never upcasts a float tensor
+    assert (mg.tensor(np.float16([1.0])) * 2.5).dtype == np.float16
+
+
+def test_a_python_number_too_big_for_the_dtype_is_a_clear_error():
+    with pytest.raises(ValueError, match="300 does not fit in this tensor's dtype int8"):
+        mg.tensor(np.int8([1])) + 300
+
+
+def test_dtype_argument_is_validated_like_the_rest():
+    with pytest.raises(TypeError, match="complex"):
+        mg.tensor([1 + 2j], dtype=complex)
+    with pytest.raises(TypeError, match="cannot make a tensor from <U1"):
+        mg.tensor(["a"], dtype="U1")
+    with pytest.raises(TypeError, match="cannot convert the data to dtype 'float32'"):
+        mg.tensor(["a"], dtype="float32")
+
+
+def test_axis_errors_name_the_op():
+    with pytest.raises(ValueError, match="swapaxes: axis 5 is out of range"):
+        mg.zeros(2, 3).swapaxes(0, 5)
+    with pytest.raises(ValueError, match="argmax: axis 4 is out of range"):
+        mg.zeros(2, 3).argmax(axis=4)
+
+
+def test_arange_with_only_stop_and_step():
+    assert mg.arange(10, step=2).tolist() == [0, 2, 4, 6, 8]
+
+
+def test_errors_already_explained_by_a_primitive_are_not_prefixed_twice():
+    with pytest.raises(ValueError) as info:
+        mg.ones(3).clip()
+    assert str(info.value) == "clip: give at least one of lo and hi"
