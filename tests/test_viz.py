@@ -282,6 +282,20 @@ def test_dot_file_needs_no_engine(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["graph.dot"]  # written via a temp file, none left behind
 
 
+@posix_only
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_get_the_umask_permissions_without_touching_the_umask(tmp_path, monkeypatch, umask, mode):
+    previous = os.umask(umask)
+    try:
+        # os.umask is process-wide: reading it by setting it races with other threads, so render must not call it
+        monkeypatch.setattr(render_module.os, "umask", lambda *a: pytest.fail("render changed the umask"))
+        path = viz.render(course_loss(), tmp_path / "graph.dot")
+        monkeypatch.undo()
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == mode
+
+
 def test_importing_viz_loads_neither_rich_nor_the_trainer():
     code = "import sys, viz; bad = [m for m in ('rich', 'viz.trainer', 'viz.cli') if m in sys.modules]; print(bad)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

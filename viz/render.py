@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -94,24 +94,21 @@ def run_engine(source: str, fmt: str, *, dpi: float | None = None, timeout: floa
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    # A temp file in the same folder, then os.replace: a reader never sees half a picture.
+    # A temp file in the same folder, then os.replace: a reader never sees half a picture. Created with
+    # os.open(..., 0o666) rather than mkstemp (0600): the kernel applies the umask, as for any new file, and
+    # nothing has to read the umask by flipping it (os.umask is process-wide, racy with other threads).
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a picture is as readable as any file
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _format_of(path: Path) -> str:
