@@ -171,17 +171,19 @@ class Model(Module):
             hint = f" (inputs {(None,) + x.shape[1:]} reached '{first.name}' unflattened)" if first else ""
             raise ValueError(f"{what}: the model's outputs have shape {(None,) + shape[1:]} but the labels "
                              f"have shape {y.shape}{hint}; add nn.Flatten() as the first layer for image inputs")
-        kind = _accuracy_kind(self.metrics, self.loss, y, shape)
-        if kind == "sparse":
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = y.reshape(-1)
-            _check_labels(y, shape[-1], what)
         with no_grad():
             value = self.loss(y[:rows], out)
         if not isinstance(value, Tensor) or value.size != 1:
             got = value.shape if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"{what}: the loss must return a scalar Tensor, got {got}")
+        # A built-in loss checks every target of the set here, so a bad label gets the loss's
+        # message whatever the metrics; _check_labels covers accuracy with other losses.
         targets = self.loss._prepare_targets(y, out) if _has_batch_path(self.loss) else y
+        kind = _accuracy_kind(self.metrics, self.loss, y, shape)
+        if kind == "sparse":
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y.reshape(-1)
+            _check_labels(y, shape[-1], what)
         counter, per_sample = _accuracy_counter(kind, self.loss, shape)
         return y, targets, counter, per_sample
 
