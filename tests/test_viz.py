@@ -405,3 +405,15 @@ def test_render_backward_frames_highlight_the_current_node(tmp_path):
     assert "grad [" in label_of(texts[3], "n0")  # x's gradient arrives at the last step
     with pytest.raises(ValueError, match="svg, png, dot"):
         viz.render_backward(loss, tmp_path, fmt="gif")
+
+
+def test_render_backward_removes_the_frames_of_an_earlier_longer_run(tmp_path):
+    x = mg.Tensor([[0.5, -1.0, 2.0]], requires_grad=True, name="x")
+    viz.render_backward((x.exp() * 3 + 1).sum(), tmp_path, fmt="dot")  # 5 frames: step_000 .. step_004
+    for keep in ("step_009.svg", "step_notes.dot", "other.dot"):  # another format, not a frame, not ours
+        (tmp_path / keep).write_text("kept")
+    y = mg.Tensor([1.0, 2.0], requires_grad=True)
+    frames = viz.render_backward(y.sum(), tmp_path, fmt="dot")  # 2 frames
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [p.name for p in frames] + ["step_009.svg", "step_notes.dot", "other.dot"])
+    assert [p.name for p in frames] == ["step_000.dot", "step_001.dot"]

@@ -8,6 +8,7 @@ The engine is the system Graphviz `dot` when it is on PATH, else the pip-install
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -139,7 +140,8 @@ def render_backward(loss: Tensor, folder: str | os.PathLike, fmt: str = "svg", *
     """Run `loss`'s backward one node at a time, writing step_000 (before) ... step_N: one picture per step.
 
     Each frame highlights the node being processed (thick blue border) and shows the gradients
-    known so far; the leaves end up with the same `.grad` as after `loss.backward()`.
+    known so far; the leaves end up with the same `.grad` as after `loss.backward()`. Frames of an
+    earlier run in `folder` (step_*.<fmt>) are deleted first; other files are left alone.
     """
     fmt = fmt.lower().lstrip(".")
     if f".{fmt}" not in SUPPORTED_SUFFIXES:
@@ -167,6 +169,12 @@ def render_backward(loss: Tensor, folder: str | os.PathLike, fmt: str = "svg", *
         sources.append(frame(f"backward step {step.index + 1}/{total}: {step.node.op}{where}   {step.rule}",
                              current=step.node))
     folder = Path(folder)
+    # frames of an earlier, longer run would otherwise sit after this run's last one and play as if its own
+    stale = re.compile(rf"step_\d+\.{re.escape(fmt)}")
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if stale.fullmatch(old.name) and old.is_file():
+                old.unlink()
     written = []
     for k, source in enumerate(sources):
         path = folder / f"step_{k:0{width}d}.{fmt}"
