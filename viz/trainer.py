@@ -236,7 +236,6 @@ class PlainLog(Callback):
 # --- widgets ------------------------------------------------------------------------------------------
 
 def _grey(value: float) -> Any:
-
     v = int(max(0, min(255, value)))
     return Color.from_rgb(v, v, v)
 
@@ -246,7 +245,6 @@ def digit_text(image: np.ndarray, compact: bool = False) -> Any:
 
     `compact` halves the resolution first (28×28 → 14×14, 7 lines) for short terminals.
     """
-
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.ndim != 2:
         raise ValueError(f"digit_text: expected a 2-d image, got shape {pixels.shape}")
@@ -284,7 +282,6 @@ def _hbar(fraction: float, width: int) -> str:
 def probability_bars(probs: np.ndarray | None, label: int | None, class_names: Sequence[str],
                      bar_width: int = 20) -> Any:
     """Ten horizontal bars, one per class: the network's softmax output for one input (label in bold)."""
-
     names = [str(n) for n in class_names]
     name_width = max(len(n) for n in names)
     predicted = int(np.argmax(probs)) if probs is not None else None
@@ -325,7 +322,6 @@ def block_chart(columns: np.ndarray, width: int, height: int, lo: float, hi: flo
 
     `markers` are (column, value) points drawn as '●' over it; `axis` puts labels on the baseline.
     """
-
     height = max(1, height)
     span = hi - lo if hi > lo else 1.0
     levels = np.where(np.isnan(columns), -1, np.clip((columns - lo) / span, 0, 1) * height * 8)
@@ -375,7 +371,6 @@ def block_chart(columns: np.ndarray, width: int, height: int, lo: float, hi: flo
 def gradient_bars(rows: Sequence[tuple[str, str, float]], bar_width: int = 16,
                   lo: float = 1e-4, hi: float = 1e1) -> Any:
     """Per-layer gradient norms as bars on a log scale from `lo` to `hi` (vanishing ← → exploding)."""
-
     text = Text(no_wrap=True, overflow="ellipsis")
     if not rows:
         text.append("(no gradients yet)", "dim")
@@ -432,7 +427,6 @@ def most_confused(matrix: np.ndarray, k: int = 3) -> list[tuple[int, int, int]]:
 
 def confusion_table(matrix: np.ndarray, class_names: Sequence[str]) -> Any:
     """The confusion matrix as a rich Table, shaded by each row's share (green diagonal, red errors)."""
-
     n = len(matrix)
     totals = matrix.sum(axis=1)
     accuracy = _class_accuracy(matrix)
@@ -491,7 +485,6 @@ def summary_lines(summary: RunSummary) -> list[str]:
 
 def summary_renderable(summary: RunSummary) -> Any:
     """The end-of-run report for a terminal: shaded confusion matrix, hardest classes, times, paths."""
-
     matrix = confusion_matrix(summary.y_true, summary.y_pred, len(summary.class_names))
     names = summary.class_names
     facts = Text()
@@ -577,7 +570,6 @@ class TrainingDashboard(Callback):
 
     def __init__(self, info: RunInfo, console: Any = None) -> None:
         super().__init__()
-
         self.info = info
         self.progress = _Progress(info)
         self.console = console if console is not None else Console()
@@ -702,7 +694,6 @@ class TrainingDashboard(Callback):
                      subtitle=subtitle, subtitle_align="left", border_style="blue", width=width), width
 
     def _progress_panel(self, width: int) -> Any:
-
         p, info = self.progress, self.info
         steps = info.steps_per_epoch
         count_width = len(f"{steps}/{steps}")
@@ -745,7 +736,6 @@ class TrainingDashboard(Callback):
         return Panel(Group(grid, lines), title=title, title_align="left", border_style="blue", width=width)
 
     def _gradient_panel(self, width: int) -> Any:
-
         rows = self.gradient_norms
         name_w = max((len(r[0]) for r in rows), default=0)
         shape_w = max((len(r[1]) for r in rows), default=0)
@@ -755,7 +745,6 @@ class TrainingDashboard(Callback):
                      title_align="left", border_style="blue", width=width)
 
     def _chart_panel(self, kind: str, width: int, height: int) -> Any:
-
         p, info = self.progress, self.info
         label_format = "{:.2f}"
         inner = max(10, width - 4 - (len(label_format.format(0.0)) + 2))  # borders, padding, y labels
@@ -829,10 +818,10 @@ class TrainingDashboard(Callback):
         budget = height - (1 if header else 0) - 1  # Live keeps the last line for the cursor
         gradient_rows = max(1, len(self.info.layers)) + 2
         half = width // 2
-        for layout in self._layouts(width):
-            top, rows = layout(gradient_rows, budget)
+        for layout in self._layouts(width, gradient_rows, budget):  # when none fits, the last (smallest) stays
+            top, rows = layout()
             chart_height = min(12, budget - rows - 3)  # a chart panel is its rows + axis + border
-            if chart_height >= 5 or layout == self._layouts(width)[-1]:
+            if chart_height >= 5:
                 break
         parts = [top] if top is not None else []
         if chart_height >= 2:
@@ -840,14 +829,16 @@ class TrainingDashboard(Callback):
                               (self._chart_panel("accuracy", width - half, chart_height), width - half)))
         return Group(*([header] if header else []), *parts)
 
-    def _layouts(self, width: int) -> list[Callable[[int, int], tuple[Any, int]]]:
+    def _layouts(self, width: int, gradient_rows: int, budget: int) -> list[Callable[[], tuple[Any, int]]]:
         """Top-part layouts, richest first; each returns (renderable, its height in rows)."""
+        rows = gradient_rows
         if self.info.digits is None or not len(self.info.digits):
-            return [lambda g, b: self._progress_top(width, g)]
+            return [lambda: self._progress_top(width, rows)]
         if width >= 110:
-            return [lambda g, b: self._wide_top(width, False, g, b), lambda g, b: self._wide_top(width, True, g, b)]
-        return [lambda g, b: self._narrow_top(width, False, g), lambda g, b: self._narrow_top(width, True, g),
-                lambda g, b: self._beside_top(width), lambda g, b: self._progress_top(width, g)]
+            return [lambda: self._wide_top(width, False, rows, budget),
+                    lambda: self._wide_top(width, True, rows, budget)]
+        return [lambda: self._narrow_top(width, False, rows), lambda: self._narrow_top(width, True, rows),
+                lambda: self._beside_top(width), lambda: self._progress_top(width, rows)]
 
     @staticmethod
     def _progress_rows(width: int) -> int:
