@@ -31,7 +31,6 @@ class Function:
         "__weakref__",
         "_output",
         "attrs",
-        "composite",
         "freed",
         "grad",
         "inputs",
@@ -80,7 +79,6 @@ class Function:
         self._output = _weakref(out)  # weak: the output holds its node, not the other way round
         self.freed = False
         self.grad = None
-        self.composite = None
         out.requires_grad = True
         out.op = self
 

@@ -123,15 +123,7 @@ class _ProbabilisticLoss(Loss):
 
     def recovered_logits(self, y_pred: Tensor) -> Tensor | None:
         """The logits y_pred was made from by a softmax over its last axis (sigmoid), else None."""
-        node = y_pred.op
-        if node is not None:
-            composite = node.composite
-            if (self.activation == "softmax" and composite and composite[0] == "softmax"
-                    and composite[2] in (-1, y_pred.ndim - 1)):
-                return composite[1]
-            if self.activation == "sigmoid" and node.op == "sigmoid":
-                return node.inputs[0]
-        marked = y_pred._logits  # set by F.softmax / F.sigmoid, also under no_grad where op is None
+        marked = y_pred._logits  # set by F.softmax (last axis) and sigmoid, with or without a graph
         if marked is not None and marked[0] == self.activation:
             return marked[1]
         return None
