@@ -8,16 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
-
-# Before numpy loads: these products (128×784 @ 784×256 at most) are too small to share between
-# threads, and on a busy 2-core machine OpenBLAS' waiting threads made an epoch 5-10× slower
-# (measured 1.2-1.6 s vs 8.9-14.3 s for 30,000 samples of the 256-128 net). Your setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import minigrad as mg
 from minigrad import datasets, nn, optim
+from viz.cli import use_one_blas_thread
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -37,6 +32,10 @@ def main(argv: list[str] | None = None) -> float:
                              "instead of on the test set")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = parser.parse_args(argv)
+    # these products (128×784 @ 784×256 at most) are too small to share between threads, and on a busy
+    # 2-core machine OpenBLAS' waiting threads made an epoch 5-10× slower (measured 1.2-1.6 s vs 8.9-14.3 s
+    # for 30,000 samples of the 256-128 net). Your OPENBLAS_NUM_THREADS / OMP_NUM_THREADS wins.
+    use_one_blas_thread()
 
     mg.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
