@@ -239,11 +239,10 @@ class Where(Function):
     op, rule = "where", "d/da = g where cond, d/db = g elsewhere"
 
     def forward(self, a, b):
-        self.saved = self.attrs["_condition"]
-        return np.where(self.saved, a, b)
+        return np.where(self.attrs["_condition"], a, b)
 
     def backward(self, g):
-        cond = _const(self.saved)
+        cond = _const(self.attrs["_condition"])
         zero = _const(np.zeros((), g.dtype))
         need_a, need_b = self.needs_input_grad
         return (where(cond, g, zero) if need_a else None), (where(cond, zero, g) if need_b else None)

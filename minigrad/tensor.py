@@ -422,9 +422,9 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
         return ()
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
