@@ -44,8 +44,8 @@ class _State:
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.scopes: list[str] = []
-        self.scope_name = ""
+        self.scope_name = ""  # the current scope, e.g. "dense_1/softmax"
+        self.scopes: list[str] = []  # the enclosing scopes' names, to restore on exit
         self.anomaly = 0
 
 
@@ -95,12 +95,12 @@ class scope:
         self.name = name
 
     def __enter__(self) -> None:
-        STATE.scopes.append(self.name)
-        STATE.scope_name = self.name if len(STATE.scopes) == 1 else f"{STATE.scope_name}/{self.name}"
+        outer = STATE.scope_name
+        STATE.scopes.append(outer)
+        STATE.scope_name = f"{outer}/{self.name}" if outer else self.name
 
     def __exit__(self, *exc: object) -> None:
-        STATE.scopes.pop()
-        STATE.scope_name = "/".join(STATE.scopes)
+        STATE.scope_name = STATE.scopes.pop()
 
 
 @contextlib.contextmanager
@@ -167,7 +167,8 @@ def _seed(root: Tensor, grad: object) -> Tensor:
                 f"backward: the output has shape {root.shape}; a gradient can be created implicitly "
                 "only for a single-element output. Reduce it first (e.g. .sum()) or pass grad=."
             )
-        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype))
+        # np.array(1) for the usual scalar loss: np.ones costs four times as much
+        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype) if root.data.ndim else np.array(1, root.dtype))
     seed = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
     if seed.shape != root.shape:
         raise ValueError(f"backward: grad has shape {seed.shape} but the output has shape {root.shape}")
@@ -195,10 +196,11 @@ def walk_backward(
     if retain_graph is None:
         retain_graph = create_graph
     seed = _seed(root, grad)
+    from minigrad.primitives import SumTo  # primitives imports this module
 
     handed: set[int] = set()  # ids of the gradient tensors delivered so far in this walk
 
-    def deliver(tensor: Tensor, g: Tensor, grads: dict) -> None:
+    def deliver(tensor: Tensor, g: Tensor) -> None:
         if collect is not None and id(tensor) in collect:
             previous = collect[id(tensor)]
             collect[id(tensor)] = g if previous is None else previous + g
@@ -214,8 +216,8 @@ def walk_backward(
             tensor.grad = g if tensor.grad is None else tensor.grad + g
         handed.add(id(g))
 
-    grads: dict = {}
-    deliver(root, seed, grads)
+    grads: dict = {}  # node -> the gradient of its output, summed over the output's uses
+    deliver(root, seed)
     for node in reversed(topological_order(root)):
         g = grads.pop(node, None)
         if g is None:  # nothing flows here (upstream of a target, or cut by detach)
@@ -234,52 +236,38 @@ def walk_backward(
         # are not checked one by one: a NaN born there is reported below under this node's
         # name (sqrt's g/(2·sqrt(x)) at x = 0 names sqrt, not div).
         anomaly = STATE.anomaly
-        if anomaly:
-            STATE.anomaly = 0
+        STATE.anomaly = 0
         try:
-            sent = _local_gradients(node, g)
-            for t, gi in zip(node.inputs, sent):
-                if gi is not None:
-                    if anomaly:
-                        check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
-                    deliver(t, gi, grads)
+            sent = list(node.backward(g))
+            for i, (t, gi, needed) in enumerate(zip(node.inputs, sent, node.needs_input_grad)):
+                if gi is None or not needed:
+                    sent[i] = None
+                    continue
+                data, target = gi.data, t.data
+                if data.shape != target.shape:
+                    # The adjoint of broadcasting is a sum: g folds back to the input's shape here,
+                    # in one place, so no op's backward has to remember it.
+                    try:
+                        gi = SumTo.apply(gi, shape=target.shape)
+                    except ValueError:
+                        raise RuntimeError(
+                            f"{node.op}: backward produced a gradient of shape {data.shape} for an "
+                            f"input of shape {target.shape}; this is a bug in '{node.op}'s backward"
+                        ) from None
+                if data.dtype is not target.dtype and data.dtype != target.dtype:
+                    # float32 * float64 makes float64 gradients; like PyTorch, a tensor's gradient
+                    # has the tensor's dtype (a float32 weight stays float32).
+                    gi = gi.astype(target.dtype)
+                if anomaly:
+                    check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
+                sent[i] = gi
+                deliver(t, gi)
         finally:
             STATE.anomaly = anomaly
             STATE.grad_enabled = previous_mode
         if not retain_graph:
             node.free()
-        yield node, g, sent
-
-
-def _local_gradients(node: Function, g: Tensor) -> tuple[Tensor | None, ...]:
-    """The node's backward, with each gradient folded to its input's shape and dtype (None if unneeded)."""
-    sent = []
-    for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
-        if not needed or gi is None:
-            sent.append(None)
-            continue
-        shape = t.data.shape
-        if gi.data.shape != shape:
-            gi = _reduce_broadcast(gi, shape, node)
-        if gi.data.dtype != t.data.dtype:
-            # float32 * float64 makes float64 gradients; like PyTorch, a tensor's gradient has
-            # the tensor's dtype (a float32 weight stays float32).
-            gi = gi.astype(t.data.dtype)
-        sent.append(gi)
-    return tuple(sent)
-
-
-def _reduce_broadcast(g: Tensor, shape: tuple[int, ...], node: Function) -> Tensor:
-    """The adjoint of broadcasting is a sum: fold g back to the input's shape, in one place."""
-    from minigrad.primitives import SumTo
-
-    try:
-        return SumTo.apply(g, shape=shape)
-    except ValueError:
-        raise RuntimeError(
-            f"{node.op}: backward produced a gradient of shape {g.shape} for an input of shape "
-            f"{shape}; this is a bug in '{node.op}'s backward"
-        ) from None
+        yield node, g, tuple(sent)
 
 
 def backward(root: Tensor, grad: object = None, retain_graph: bool | None = None,

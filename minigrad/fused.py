@@ -56,13 +56,11 @@ class SoftmaxCrossEntropy(Function):
         return _reduce(loss, self.attrs["reduction"])
 
     def backward(self, g):
-        from minigrad import functional as F  # functional imports this module
-
         z, labels = self.inputs
         n = z.shape[0]
         scale = _grad_scale(g, self.attrs["reduction"], (n, 1), n)
         # Recording (create_graph): rebuild p from z so second derivatives flow through it.
-        p = F.softmax(z, axis=-1) if STATE.grad_enabled else Tensor._wrap(self.saved)
+        p = z.softmax(axis=-1) if STATE.grad_enabled else Tensor._wrap(self.saved)
         need_z, need_labels = self.needs_input_grad
         dz = dlabels = None
         if need_z:
@@ -74,7 +72,7 @@ class SoftmaxCrossEntropy(Function):
                 # p·Σy − y, which is p − y when each row of y sums to 1
                 dz = (p * labels.sum(axis=-1, keepdims=True) - labels) * scale
         if need_labels:
-            dlabels = -F.log_softmax(z, axis=-1) * scale
+            dlabels = -z.log_softmax(axis=-1) * scale
         return dz, dlabels
 
 

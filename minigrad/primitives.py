@@ -7,7 +7,7 @@ it costs what numpy costs, unless `create_graph=True`, when the same formula rec
 higher-order derivatives come for free.
 
 Backward may return a gradient with the broadcast (output) shape; the engine folds it back to
-the input's shape in one place (`engine._reduce_broadcast`).
+the input's shape in one place (`engine.walk_backward`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Function:
     def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
         # The hot path of the whole framework: every op of every step comes through here, so
         # it avoids generators and loops over inputs where one or two inputs are the rule.
-        node = _new(cls)
+        node = cls()  # (primitives define no __init__: this is the cheapest way to make one)
         node.attrs = attrs
         node.saved = None
         try:
@@ -62,25 +62,20 @@ class Function:
             data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
         out = _wrap(data)
         if STATE.grad_enabled and data.dtype.kind == "f":  # integer and bool outputs have no gradient
-            for t in inputs:
-                if t.requires_grad:  # some input is differentiable: record this node
-                    node._record(inputs, out)
-                    break
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:  # some input is differentiable: link this node into the graph
+                node.inputs = inputs
+                node.needs_input_grad = needs
+                node.scope = STATE.scope_name
+                node._output = _weakref(out)  # weak: the output holds its node, not the other way round
+                node.freed = False
+                node.grad = None
+                out.requires_grad = True
+                out.op = node
         if STATE.anomaly:
             node.inputs, node.scope = inputs, STATE.scope_name
             check_anomaly(node, data, "its output")
         return out
-
-    def _record(self, inputs: tuple[Tensor, ...], out: Tensor) -> None:
-        """Link this node into the graph: out was made by it from inputs."""
-        self.inputs = inputs
-        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
-        self.scope = STATE.scope_name
-        self._output = _weakref(out)  # weak: the output holds its node, not the other way round
-        self.freed = False
-        self.grad = None
-        out.requires_grad = True
-        out.op = self
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -121,8 +116,8 @@ class Function:
         return f"<{self.op}{where}{attrs} ({inputs}) -> {shape} {dtype}>"
 
 
-_new = object.__new__
 _wrap = Tensor._wrap
+_add_reduce = np.add.reduce  # ndarray.sum without its Python-level wrapper
 _weakref = weakref.ref
 
 
@@ -558,7 +553,9 @@ class SumTo(Function):
     def forward(self, x):
         shape = self.attrs["shape"]
         lead = x.ndim - len(shape)
-        if lead >= 0 and x.shape[lead:] == shape:  # the common case (a bias): sum leading axes away
+        if lead == 1 and x.shape[1:] == shape:  # every step's case, a bias: sum the batch axis away
+            return _add_reduce(x, 0)
+        if lead >= 0 and x.shape[lead:] == shape:  # sum leading axes away
             return x.sum(axis=tuple(range(lead))) if lead else x.copy()
         if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
             raise ValueError(f"shape {x.shape} does not broadcast from {shape}")

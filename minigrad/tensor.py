@@ -219,7 +219,9 @@ class Tensor:
             return other
         kind = type(other)
         if kind is float or kind is int or kind is bool:
-            dtype = np.result_type(self.data.dtype, other)
+            dtype = self.data.dtype
+            if dtype.kind != "f":  # a float tensor keeps its dtype; others follow numpy's promotion
+                dtype = np.result_type(dtype, other)
             try:
                 return Tensor._wrap(np.array(other, dtype=dtype))
             except OverflowError:
