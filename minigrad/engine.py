@@ -198,23 +198,26 @@ def walk_backward(
     seed = _seed(root, grad)
     from minigrad.primitives import SumTo  # primitives imports this module
 
-    handed: set[int] = set()  # ids of the gradient tensors delivered so far in this walk
+    handed: set[int] = set()  # ids of the gradients given to leaves' .grad so far in this walk
 
     def deliver(tensor: Tensor, g: Tensor) -> None:
-        if collect is not None and id(tensor) in collect:
-            previous = collect[id(tensor)]
-            collect[id(tensor)] = g if previous is None else previous + g
-        elif tensor.op is not None:
-            previous = grads.get(tensor.op)
-            grads[tensor.op] = g if previous is None else previous + g
-        elif collect is None:
+        op = tensor.op
+        if op is not None and (collect is None or id(tensor) not in collect):
+            # An intermediate result (the usual case): sum its gradient for the node that made it.
+            previous = grads.get(op)
+            grads[op] = g if previous is None else previous + g
+        elif collect is not None:
+            if id(tensor) in collect:
+                previous = collect[id(tensor)]
+                collect[id(tensor)] = g if previous is None else previous + g
+        else:
             # Leaves accumulate over backward() calls, like PyTorch, out of place. One gradient
             # tensor may go to several inputs (add passes g to both sides): a leaf that would
             # share it gets its own copy, so editing one .grad in place never changes another.
             if tensor.grad is None and id(g) in handed:
                 g = g + 0 if STATE.grad_enabled else type(g)._wrap(g.data.copy())
             tensor.grad = g if tensor.grad is None else tensor.grad + g
-        handed.add(id(g))
+            handed.add(id(g))
 
     grads: dict = {}  # node -> the gradient of its output, summed over the output's uses
     deliver(root, seed)
@@ -238,10 +241,10 @@ def walk_backward(
         anomaly = STATE.anomaly
         STATE.anomaly = 0
         try:
-            sent = list(node.backward(g))
-            for i, (t, gi, needed) in enumerate(zip(node.inputs, sent, node.needs_input_grad)):
+            sent = []  # what each input receives: its gradient, or None
+            for t, gi, needed in zip(node.inputs, node.backward(g), node.needs_input_grad):
                 if gi is None or not needed:
-                    sent[i] = None
+                    sent.append(None)
                     continue
                 data, target = gi.data, t.data
                 if data.shape != target.shape:
@@ -260,7 +263,7 @@ def walk_backward(
                     gi = gi.astype(target.dtype)
                 if anomaly:
                     check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
-                sent[i] = gi
+                sent.append(gi)
                 deliver(t, gi)
         finally:
             STATE.anomaly = anomaly

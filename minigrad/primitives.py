@@ -62,7 +62,13 @@ class Function:
             data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
         out = _wrap(data)
         if STATE.grad_enabled and data.dtype.kind == "f":  # integer and bool outputs have no gradient
-            needs = tuple([t.requires_grad for t in inputs])
+            # Spelled out for one and two inputs: a comprehension costs as much as the rest of apply.
+            if len(inputs) == 2:
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+            elif len(inputs) == 1:
+                needs = (inputs[0].requires_grad,)
+            else:
+                needs = tuple([t.requires_grad for t in inputs])
             if True in needs:  # some input is differentiable: link this node into the graph
                 node.inputs = inputs
                 node.needs_input_grad = needs

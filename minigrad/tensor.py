@@ -215,7 +215,7 @@ class Tensor:
         float32 * 2.0 stays float32 and bool + 2 counts in integers (numpy's promotion for
         Python scalars); the scalar never upcasts a float tensor.
         """
-        if isinstance(other, Tensor):
+        if isinstance(other, Tensor):  # operators check this themselves first (a call fewer per op)
             return other
         kind = type(other)
         if kind is float or kind is int or kind is bool:
@@ -232,40 +232,40 @@ class Tensor:
         return Tensor(other)
 
     def __add__(self, other: Any) -> Tensor:
-        return P.Add.apply(self, self._operand(other))
+        return P.Add.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return P.Add.apply(self._operand(other), self)
+        return P.Add.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return P.Sub.apply(self, self._operand(other))
+        return P.Sub.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return P.Sub.apply(self._operand(other), self)
+        return P.Sub.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return P.Mul.apply(self, self._operand(other))
+        return P.Mul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return P.Mul.apply(self._operand(other), self)
+        return P.Mul.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return P.Div.apply(self, self._operand(other))
+        return P.Div.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return P.Div.apply(self._operand(other), self)
+        return P.Div.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return P.Pow.apply(self, self._operand(other))
+        return P.Pow.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return P.Pow.apply(self._operand(other), self)
+        return P.Pow.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return P.MatMul.apply(self, self._operand(other))
+        return P.MatMul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return P.MatMul.apply(self._operand(other), self)
+        return P.MatMul.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
 
     def __neg__(self) -> Tensor:
         return P.Neg.apply(self)
