@@ -124,6 +124,19 @@ class Function:
 
 _wrap = Tensor._wrap
 _add_reduce = np.add.reduce  # ndarray.sum without its Python-level wrapper
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of n ones, kept for the next call (batch sizes repeat every step)."""
+    ones = _ONES.get((n, dtype))
+    if ones is None:
+        if len(_ONES) >= 32:  # many different sizes: start over rather than grow without bound
+            _ONES.clear()
+        ones = _ONES[(n, dtype)] = np.ones(n, dtype)
+        ones.flags.writeable = False
+    return ones
 _weakref = weakref.ref
 
 
@@ -560,6 +573,10 @@ class SumTo(Function):
         shape = self.attrs["shape"]
         lead = x.ndim - len(shape)
         if lead == 1 and x.shape[1:] == shape:  # every step's case, a bias: sum the batch axis away
+            if x.ndim == 2 and x.dtype in _BLAS_FLOATS:
+                # As ones·x: BLAS' matrix-vector product is 2-3x faster than numpy's axis-0
+                # reduction on a (128, 25) gradient, and no less accurate.
+                return _ones(x.shape[0], x.dtype) @ x
             return _add_reduce(x, 0)
         if lead >= 0 and x.shape[lead:] == shape:  # sum leading axes away
             return x.sum(axis=tuple(range(lead))) if lead else x.copy()

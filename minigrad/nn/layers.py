@@ -209,7 +209,7 @@ class Layer(Module):
         # Runs for every layer on every batch: plain attribute reads, no properties, no new scope object.
         if not isinstance(x, Tensor):
             x = Tensor._wrap(np.asarray(x, dtype=self.dtype))
-        elif x.data.dtype != self.dtype:
+        elif x.data.dtype is not self.dtype and x.data.dtype != self.dtype:
             x = x.astype(self.dtype)  # Keras casts inputs to the layer's dtype (float64 data trains in float32)
         if not self.built:
             name = self.name
