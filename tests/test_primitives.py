@@ -395,6 +395,25 @@ def test_internal_backward_ops_appear() -> None:
     np.testing.assert_array_equal(ga.data, [[32.0], [0.0], [0.0]])
 
 
+@given(rows=st.integers(0, 300), cols=st.integers(1, 40), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@FEW_SETTINGS
+def test_sum_to_of_a_bias_gradient_matches_numpy(rows: int, cols: int, dtype: str) -> None:
+    """The every-step case, (N, C) summed to (C,), goes through BLAS (ones·g) for float32/64: same sums."""
+    g = np.random.default_rng(rows * 41 + cols).standard_normal((rows, cols)).astype(dtype)
+    out = primitives.SumTo.apply(Tensor(g), shape=(cols,)).data
+    assert out.dtype == g.dtype and out.shape == (cols,)
+    tolerance = {"float16": 1e-2, "float32": 1e-5, "float64": 1e-12}[dtype]
+    np.testing.assert_allclose(out, g.astype(np.float64).sum(axis=0), rtol=tolerance, atol=tolerance * max(rows, 1))
+
+
+def test_sum_to_keeps_few_ones_vectors() -> None:
+    """The cached ones vectors are read-only and do not grow without bound with many batch sizes."""
+    for n in range(1, 100):
+        primitives.SumTo.apply(Tensor(np.ones((n, 2), np.float32)), shape=(2,))
+    assert 0 < len(primitives._ONES) <= 32
+    assert not any(v.flags.writeable for v in primitives._ONES.values())
+
+
 # ----- hand-written expectations where hypothesis avoids a region -----------------------------
 
 def test_max_min_split_ties_evenly() -> None:
