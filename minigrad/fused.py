@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.engine import STATE
-from minigrad.primitives import Function
+from minigrad.primitives import _BLAS_FLOATS, Function, _ones
 from minigrad.tensor import Tensor
 
 __all__ = ["SigmoidBinaryCrossEntropy", "SoftmaxCrossEntropy"]
@@ -24,6 +24,20 @@ def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "sum":
         return np.asarray(loss.sum(), dtype=loss.dtype)
     return loss
+
+
+def _row_max(z: np.ndarray) -> np.ndarray:
+    """The maximum of each row of a (N, C) array, as (N, 1)."""
+    # numpy reduces a short last axis (C = 10) row by row, 3x slower than an axis-0 reduction of
+    # the transposed copy, which runs down all N rows at once.
+    return np.maximum.reduce(np.ascontiguousarray(z.T), axis=0)[:, None]
+
+
+def _row_sum(e: np.ndarray) -> np.ndarray:
+    """The sum of each row of a (N, C) array, as (N, 1)."""
+    if e.dtype in _BLAS_FLOATS:
+        return np.dot(e, _ones(e.shape[1], e.dtype))[:, None]  # BLAS' e·1: 5x faster than e.sum(axis=1) at (128, 10)
+    return e.sum(axis=-1, keepdims=True)
 
 
 def _grad_scale(g: Tensor, reduction: str, shape: tuple[int, ...], count: int) -> Tensor:
@@ -42,10 +56,10 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, z, labels):
         # One pass: shift, exp, sum and log once each; p is kept for the backward.
-        m = z.max(axis=-1, keepdims=True)
+        m = _row_max(z)
         shifted = z - m
         e = np.exp(shifted)
-        total = e.sum(axis=-1, keepdims=True)
+        total = _row_sum(e)
         log_total = np.log(total)
         e /= total  # e becomes p in place: one (N, C) buffer fewer on every training step
         self.saved = e
