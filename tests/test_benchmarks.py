@@ -213,3 +213,14 @@ def test_bench_ops_prints_a_time_for_every_op():
     for row in rows:
         low, median = (float(cell) for cell in row.strip("|").split("|")[1:3])
         assert 0 < low <= median, row
+
+
+@pytest.mark.parametrize("name", ["numpy", "minigrad-loop", "minigrad-fit"])
+def test_count_instructions_runs_the_steps_it_counts(name: str) -> None:
+    """The child runs of count_instructions.py train for real (a finite loss that falls), valgrind or not."""
+    counter = _load("count_instructions")
+    first = counter.run_steps(name, [8], features=6, batch=16, steps=1)
+    later = counter.run_steps(name, [8], features=6, batch=16, steps=60)
+    assert math.isfinite(first) and math.isfinite(later)
+    assert later < first
+    assert math.isnan(counter.run_steps(name, [8], features=6, batch=16, steps=0))
