@@ -318,3 +318,15 @@ def test_prepared_sparse_labels_are_checked_once_for_the_whole_set():
     with pytest.raises(ValueError, match="label 2.5 at position 1 is not a class index"):
         loss._prepare_targets(np.array([1.0, 2.5]), mg.randn(2, 4))
     assert loss._prepare_targets(np.array([[1.0], [3.0]]), mg.randn(2, 4)).tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("classes", [1, 10, 32, 33, 300])
+def test_fused_softmax_cross_entropy_on_narrow_and_wide_rows(classes: int) -> None:
+    """The fused op's row max/sum shortcuts (narrow rows) and plain reductions (wide rows) agree with float64."""
+    rng = np.random.default_rng(classes)
+    z = rng.standard_normal((7, classes)).astype(np.float32) * 30
+    labels = rng.integers(0, classes, 7)
+    shifted = z.astype(np.float64) - z.max(axis=1, keepdims=True)
+    expected = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(7), labels]
+    loss = F.softmax_cross_entropy(mg.Tensor(z), labels, reduction="none")
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-5, atol=1e-5)
