@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.engine import STATE
-from minigrad.primitives import _BLAS_FLOATS, Function, _ones
+from minigrad.primitives import Function, _blas_ones
 from minigrad.tensor import Tensor
 
 __all__ = ["SigmoidBinaryCrossEntropy", "SoftmaxCrossEntropy"]
@@ -38,9 +38,10 @@ def _row_max(z: np.ndarray) -> np.ndarray:
 
 def _row_sum(e: np.ndarray) -> np.ndarray:
     """The sum of each row of a (N, C) array, as (N, 1)."""
-    if e.dtype in _BLAS_FLOATS:
-        return np.dot(e, _ones(e.shape[1], e.dtype))[:, None]  # BLAS' e·1: 5x faster than e.sum(axis=1) at (128, 10)
-    return e.sum(axis=-1, keepdims=True)
+    ones = _blas_ones(e.shape[1], e.dtype)
+    if ones is None:
+        return e.sum(axis=-1, keepdims=True)
+    return np.dot(e, ones)[:, None]  # BLAS' e·1: 5x faster than e.sum(axis=1) at (128, 10)
 
 
 def _grad_scale(g: Tensor, reduction: str, shape: tuple[int, ...], count: int) -> Tensor:

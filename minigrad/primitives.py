@@ -128,8 +128,12 @@ _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only vector of n ones, kept for the next call (batch sizes repeat every step)."""
+def _blas_ones(n: int, dtype: np.dtype) -> np.ndarray | None:
+    """A read-only vector of n ones to sum with BLAS (x·1), kept for the next call (batch sizes
+    repeat every step); None where numpy's own sum is the choice (not float32/64, or n > 8192,
+    which keeps the cache under 2 MiB)."""
+    if dtype not in _BLAS_FLOATS or n > 8192:
+        return None
     ones = _ONES.get((n, dtype))
     if ones is None:
         if len(_ONES) >= 32:  # many different sizes: start over rather than grow without bound
@@ -573,11 +577,10 @@ class SumTo(Function):
         shape = self.attrs["shape"]
         lead = x.ndim - len(shape)
         if lead == 1 and x.shape[1:] == shape:  # every step's case, a bias: sum the batch axis away
-            if x.ndim == 2 and x.dtype in _BLAS_FLOATS:
-                # As ones·x: BLAS' matrix-vector product is 2-3x faster than numpy's axis-0
-                # reduction on a (128, 25) gradient, and no less accurate.
-                return _ones(x.shape[0], x.dtype) @ x
-            return _add_reduce(x, 0)
+            ones = _blas_ones(x.shape[0], x.dtype) if x.ndim == 2 else None
+            # As ones·x: BLAS' matrix-vector product is 2-3x faster than numpy's axis-0
+            # reduction on a (128, 25) gradient, and no less accurate.
+            return _add_reduce(x, 0) if ones is None else ones @ x
         if lead >= 0 and x.shape[lead:] == shape:  # sum leading axes away
             return x.sum(axis=tuple(range(lead))) if lead else x.copy()
         if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
