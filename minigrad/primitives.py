@@ -123,6 +123,7 @@ class Function:
 
 
 _wrap = Tensor._wrap
+_weakref = weakref.ref
 _add_reduce = np.add.reduce  # ndarray.sum without its Python-level wrapper
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
@@ -141,7 +142,6 @@ def _blas_ones(n: int, dtype: np.dtype) -> np.ndarray | None:
         ones = _ONES[(n, dtype)] = np.ones(n, dtype)
         ones.flags.writeable = False
     return ones
-_weakref = weakref.ref
 
 
 def _const(array: np.ndarray) -> Tensor:
@@ -214,8 +214,11 @@ class Pow(Function):
         ga = None
         if need_a:
             # At b = 0 the slope is 0 (x^0 is flat), but b·a^(b−1) would be 0·inf = NaN at a = 0:
-            # there, a is replaced by 1 so the product is a clean 0.
-            base = where(_const(b.data == 0), _const(np.ones((), a.dtype)), a) if (b.data == 0).any() else a
+            # there alone, a is replaced by 1 so the product is a clean 0. (Elsewhere a stays, so
+            # the second derivative in b, a^(b−1), is right at b = 0 too.)
+            zero_power_of_zero = (b.data == 0) & (a.data == 0)
+            base = where(_const(zero_power_of_zero), _const(np.ones((), a.dtype)), a) \
+                if zero_power_of_zero.any() else a
             ga = g * b * base ** (b - 1)
         gb = None
         if need_b:

@@ -235,37 +235,37 @@ class Tensor:
         return P.Add.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return P.Add.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.Add.apply(self._operand(other), self)
 
     def __sub__(self, other: Any) -> Tensor:
         return P.Sub.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return P.Sub.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other: Any) -> Tensor:
         return P.Mul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return P.Mul.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other: Any) -> Tensor:
         return P.Div.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return P.Div.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.Div.apply(self._operand(other), self)
 
     def __pow__(self, other: Any) -> Tensor:
         return P.Pow.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return P.Pow.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.Pow.apply(self._operand(other), self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return P.MatMul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return P.MatMul.apply((other if isinstance(other, Tensor) else self._operand(other)), self)
+        return P.MatMul.apply(self._operand(other), self)
 
     def __neg__(self) -> Tensor:
         return P.Neg.apply(self)

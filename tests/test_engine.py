@@ -464,3 +464,12 @@ def test_pow_with_zero_exponent_has_zero_slope_at_zero_base():
     x = mg.tensor([0.0, 1.0], requires_grad=True)
     (x ** 0).sum().backward()
     assert x.grad.tolist() == [0.0, 0.0]  # not 0 * inf = NaN
+
+
+def test_pow_second_derivative_in_the_exponent_at_zero_exponent() -> None:
+    """d/db of d(a^b)/da = a^(b−1)(1 + b·log a): at b = 0 that is 1/a, not the 1 a base of 1 would give."""
+    a = mg.Tensor(np.array(0.5), requires_grad=True)
+    b = mg.Tensor(np.array(0.0), requires_grad=True)
+    (ga,) = mg.engine.gradients(a ** b, [a], create_graph=True)
+    (gab,) = mg.engine.gradients(ga, [b])
+    np.testing.assert_allclose(gab.data, 2.0)
