@@ -34,7 +34,9 @@ IMPLEMENTATIONS = ("numpy", "minigrad-loop", "minigrad-fit")
 
 def run_steps(name: str, hidden: list[int], features: int, batch: int, steps: int) -> float:
     """Train `name` for `steps` steps on random data (after 3 warm-up steps); the last loss."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     import bench_mlp
     from numpy_reference import glorot_uniform_params
 
@@ -84,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impls", default=",".join(IMPLEMENTATIONS), help="comma-separated implementations")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    hidden = [int(h) for h in args.hidden.split(",") if h]
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h]
+    except ValueError:
+        parser.error(f"--hidden must be comma-separated widths such as 25,15, got {args.hidden!r}")
+    if not hidden or min(hidden) < 1 or args.features < 1 or args.batch < 1 or args.steps < (0 if args.child else 1):
+        parser.error("--hidden widths, --features, --batch and --steps must be positive whole numbers")
     if args.child:
         run_steps(args.child, hidden, args.features, args.batch, args.steps)
         return 0

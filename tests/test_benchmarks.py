@@ -224,3 +224,11 @@ def test_count_instructions_runs_the_steps_it_counts(name: str) -> None:
     assert math.isfinite(first) and math.isfinite(later)
     assert later < first
     assert math.isnan(counter.run_steps(name, [8], features=6, batch=16, steps=0))
+
+
+@pytest.mark.parametrize("args", [["--hidden", "a,b"], ["--hidden", "0"], ["--steps", "0"], ["--batch", "-2"]])
+def test_count_instructions_refuses_bad_arguments_in_one_sentence(args: list[str]) -> None:
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "count_instructions.py"), *args],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "must be" in result.stderr
