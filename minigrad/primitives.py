@@ -454,6 +454,37 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """x·W + b, a dense layer's affine map as one node (PyTorch's F.linear, its addmm)."""
+
+    op, rule = "linear", "d/dx = g·Wᵀ, d/dW = xᵀ·g, d/db = g summed over rows"
+
+    def forward(self, x, w, b):
+        out = np.matmul(x, w)
+        if b.ndim <= out.ndim and (out.dtype is b.dtype or out.dtype == np.result_type(out, b)):
+            out += b  # into matmul's fresh result (b cannot widen it): no second (N, units) array
+            return out
+        return out + b
+
+    def explain_error(self, inputs, exc):
+        x, w, b = inputs
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[0]:
+            return f"linear: inputs of shape {x.shape} do not fit a kernel of shape {w.shape}"
+        return f"linear: a bias of shape {b.shape} does not fit outputs of shape {x.shape[:-1] + w.shape[1:]}"
+
+    def backward(self, g):
+        x, w, _ = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        if x.data.ndim == 2:  # every step's case: a batch of rows
+            gx = _matmul(g, w, False, True) if need_x else None
+            gw = _matmul(x, g, True, False) if need_w else None
+        else:  # one row, or more batch axes: as rows, then back
+            rows, g_rows = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+            gx = _matmul(g_rows, w, False, True).reshape(x.shape) if need_x else None
+            gw = _matmul(rows, g_rows, True, False) if need_w else None
+        return gx, gw, (g if need_b else None)  # the engine sums g over the rows to b's shape
+
+
 def _matmul(a: Tensor, b: Tensor, transpose_a: bool, transpose_b: bool) -> Tensor:
     """(aᵀ if transpose_a else a) @ (bᵀ if transpose_b else b), for 2-d a and b."""
     if transpose_a:

@@ -139,6 +139,13 @@ def test_matmul(a_shape, b_shape) -> None:
     check([a_shape, b_shape], lambda a, b: a @ b, torch.matmul)
 
 
+@pytest.mark.parametrize("x_shape", [(5, 4), (4,), (2, 3, 4)], ids=str)
+def test_linear(x_shape) -> None:
+    """A Dense layer's fused node against torch's F.linear (which keeps the weight as (out, in))."""
+    check([x_shape, (4, 3), (3,)], lambda x, w, b: mg.primitives.Linear.apply(x, w, b),
+          lambda x, w, b: torch.nn.functional.linear(x, w.T, b))
+
+
 @pytest.mark.parametrize("axis, keepdims", [(None, False), (None, True), (0, False), (-1, True), ((0, 2), False),
                                             ((1, -1), True)], ids=str)
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])

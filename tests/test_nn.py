@@ -135,8 +135,31 @@ def test_each_layer_runs_in_its_scope():
     graph = mg.trace(out)
     scopes = [node.scope for node in graph.nodes]
     assert {"dense", "dense_1", "dense_2", "dense_2/softmax"} <= set(scopes)
-    matmuls = [node.scope for node in graph.nodes if node.op == "matmul"]
-    assert matmuls == ["dense", "dense_1", "dense_2"]
+    # A Dense layer's x·W + b is one `linear` node (PyTorch's addmm), its activation the next.
+    assert [(node.scope, node.op) for node in graph.nodes if node.scope in ("dense", "dense_1")] == [
+        ("dense", "linear"), ("dense", "relu"), ("dense_1", "linear"), ("dense_1", "relu")]
+    linear = graph.nodes[0]
+    assert [t.name for t in linear.inputs[1:]] == ["dense.kernel", "dense.bias"]
+
+
+def test_dense_without_bias_is_a_matmul():
+    layer = nn.Dense(2, use_bias=False)
+    out = layer(mg.Tensor(np.ones((3, 4), np.float32)))
+    assert [node.op for node in mg.trace(out).nodes] == ["matmul"]
+
+
+def test_dense_gradients_match_the_composite():
+    """The fused linear node and x @ W + b written out give the same gradients (float64)."""
+    rng = np.random.default_rng(0)
+    layer = nn.Dense(3, activation="tanh", dtype="float64")
+    x = mg.Tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    (layer(x) ** 2).sum().backward()
+    w = mg.Tensor(layer.kernel.data, requires_grad=True)
+    b = mg.Tensor(layer.bias.data, requires_grad=True)
+    x2 = mg.Tensor(x.data, requires_grad=True)
+    ((x2 @ w + b).tanh() ** 2).sum().backward()
+    for fused, composite in ((x, x2), (layer.kernel, w), (layer.bias, b)):
+        np.testing.assert_allclose(fused.grad.data, composite.grad.data, rtol=1e-13, atol=1e-15)
 
 
 def test_a_renamed_layer_runs_in_its_new_scope():

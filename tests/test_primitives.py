@@ -131,6 +131,21 @@ _matmul_case("matmul_1d_batched", lambda batch, n, k: (k,), lambda batch, k, m: 
 _matmul_case("matmul_batched_1d", lambda batch, n, k: batch + (n, k), lambda batch, k, m: (k,))
 
 
+def _linear_case(name: str, x_shape: Callable) -> None:
+    @case(name, "linear")
+    def _(data):
+        n, k, m = (data.draw(st.integers(1, 4), label=s) for s in "nkm")
+        batch = data.draw(st.sampled_from([(), (2,), (1, 3)]), label="batch axes")
+        bias_shape = data.draw(st.sampled_from([(m,), (1, m)]), label="bias shape")
+        inputs = [data.draw(arrays(x_shape(batch, n, k))), data.draw(arrays((k, m))), data.draw(arrays(bias_shape))]
+        return inputs, lambda x, w, b: primitives.Linear.apply(x, w, b), lambda x, w, b: x @ w + b
+
+
+_linear_case("linear_2d", lambda batch, n, k: (n, k))  # a Dense layer's every step
+_linear_case("linear_1d", lambda batch, n, k: (k,))
+_linear_case("linear_batched", lambda batch, n, k: batch + (n, k))
+
+
 def unary(name: str, op: str, mg_fn: Callable, np_fn: Callable, values: Callable = arrays) -> None:
     @case(name, op)
     def _(data):
@@ -503,3 +518,19 @@ def _check_with_own_fd(fn: Callable[..., Tensor], *inputs: np.ndarray) -> None:
 def test_matmul_large_batch_broadcast(fn: Callable[..., Any]) -> None:
     rng = np.random.default_rng(0)
     _check_with_own_fd(fn, rng.normal(size=(2, 1, 3, 2)), rng.normal(size=(4, 2, 2)))
+
+
+def test_linear_errors_name_the_shapes() -> None:
+    x, w = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"^linear: inputs of shape \(2, 3\) do not fit a kernel of shape \(4, 5\)$"):
+        primitives.Linear.apply(x, w, Tensor(np.ones(5)))
+    with pytest.raises(ValueError, match=r"^linear: a bias of shape \(3,\) does not fit outputs of shape \(2, 5\)$"):
+        primitives.Linear.apply(Tensor(np.ones((2, 4))), w, Tensor(np.ones(3)))
+
+
+def test_linear_keeps_float32_and_widens_only_for_a_wider_bias() -> None:
+    x, w = Tensor(np.ones((2, 3), np.float32)), Tensor(np.ones((3, 2), np.float32))
+    assert primitives.Linear.apply(x, w, Tensor(np.ones(2, np.float32))).dtype == np.float32
+    wide = primitives.Linear.apply(x, w, Tensor(np.full(2, 0.1)))  # as x @ w + b would: float64
+    assert wide.dtype == np.float64
+    np.testing.assert_array_equal(wide.data, np.full((2, 2), 3.1))

@@ -43,13 +43,14 @@ __all__ = [
 FUSED_OPS = frozenset({"softmax_cross_entropy", "sigmoid_binary_cross_entropy"})
 
 # What each primitive's backward reads, in the names its `rule` uses ("d/da = g·b" reads b), and
-# for which input's gradient: (name, input indices). a/x/A = input 0, b/B = input 1, out = output.
+# for which input's gradient: (name, input indices). a/x/A = input 0, b/B/W = input 1, out = output.
 # Ops missing here read nothing but g, or say so themselves through `.saved` and `saved_names`.
 BACKWARD_READS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "mul": (("b", (0,)), ("a", (1,))),
     "div": (("b", (0, 1)), ("a", (1,))),
     "pow": (("a", (0, 1)), ("b", (0,)), ("out", (1,))),
     "matmul": (("B", (0,)), ("A", (1,))),
+    "linear": (("W", (0,)), ("x", (1,))),
     "maximum": (("a", (0, 1)), ("b", (0, 1))),
     "minimum": (("a", (0, 1)), ("b", (0, 1))),
     "exp": (("out", (0,)),),
@@ -63,7 +64,7 @@ BACKWARD_READS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "max": (("x", (0,)), ("out", (0,))),
     "min": (("x", (0,)), ("out", (0,))),
 }
-_INPUT_OF_NAME = {"a": 0, "x": 0, "A": 0, "b": 1, "B": 1}
+_INPUT_OF_NAME = {"a": 0, "x": 0, "A": 0, "b": 1, "B": 1, "W": 1}
 
 # Folding repeated blocks only pays off (and only changes the picture) on large graphs.
 FOLD_MIN_ITEMS = 100

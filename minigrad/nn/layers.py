@@ -16,6 +16,7 @@ from minigrad import creation
 from minigrad import functional as F
 from minigrad.engine import scope
 from minigrad.nn.module import Module
+from minigrad.primitives import Linear
 from minigrad.tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -318,9 +319,7 @@ class Dense(Layer):
                 f"Dense '{self.name}': built for inputs with {self.in_features} features on the last axis, "
                 f"got {got} (input shape {shape}). Check the input size, or add nn.Flatten() before the "
                 "first Dense for image inputs.")
-        y = x @ self.kernel
-        if self.bias is not None:
-            y = y + self.bias
+        y = x @ self.kernel if self.bias is None else Linear.apply(x, self.kernel, self.bias)
         activation = self._apply_activation
         return y if activation is None else activation(y)
 
