@@ -196,7 +196,7 @@ def walk_backward(
     if retain_graph is None:
         retain_graph = create_graph
     seed = _seed(root, grad)
-    from minigrad.primitives import SumTo  # primitives imports this module
+    from minigrad.primitives import SumTo, sum_to  # primitives imports this module
 
     handed: set[int] = set()  # ids of the gradients given to leaves' .grad so far in this walk
 
@@ -249,9 +249,11 @@ def walk_backward(
                 data, target = gi.data, t.data
                 if data.shape != target.shape:
                     # The adjoint of broadcasting is a sum: g folds back to the input's shape here,
-                    # in one place, so no op's backward has to remember it.
+                    # in one place, so no op's backward has to remember it. As a node only when
+                    # the gradient's graph is recorded; otherwise as the plain sum it computes.
                     try:
-                        gi = SumTo.apply(gi, shape=target.shape)
+                        gi = SumTo.apply(gi, shape=target.shape) if create_graph else \
+                            type(gi)._wrap(sum_to(data, target.shape))
                     except ValueError:
                         raise RuntimeError(
                             f"{node.op}: backward produced a gradient of shape {data.shape} for an "
@@ -264,7 +266,12 @@ def walk_backward(
                 if anomaly:
                     check_anomaly(node, gi.data, f"the gradient it sends to an input of shape {t.shape}")
                 sent.append(gi)
-                deliver(t, gi)
+                op = t.op
+                if op is not None and collect is None:  # the usual case, inline: an intermediate result
+                    previous = grads.get(op)
+                    grads[op] = gi if previous is None else previous + gi
+                else:
+                    deliver(t, gi)
         finally:
             STATE.anomaly = anomaly
             STATE.grad_enabled = previous_mode

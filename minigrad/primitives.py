@@ -50,10 +50,13 @@ class Function:
         node.attrs = attrs
         node.saved = None
         try:
-            if len(inputs) == 2:
+            n_inputs = len(inputs)
+            if n_inputs == 2:
                 data = node.forward(inputs[0].data, inputs[1].data)
-            elif len(inputs) == 1:
+            elif n_inputs == 1:
                 data = node.forward(inputs[0].data)
+            elif n_inputs == 3:  # linear: x, W, b
+                data = node.forward(inputs[0].data, inputs[1].data, inputs[2].data)
             else:
                 data = node.forward(*[t.data for t in inputs])
         except (ValueError, IndexError, TypeError) as exc:
@@ -62,11 +65,13 @@ class Function:
             data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
         out = _wrap(data)
         if STATE.grad_enabled and data.dtype.kind == "f":  # integer and bool outputs have no gradient
-            # Spelled out for one and two inputs: a comprehension costs as much as the rest of apply.
-            if len(inputs) == 2:
+            # Spelled out for one to three inputs: a comprehension costs as much as the rest of apply.
+            if n_inputs == 2:
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad)
-            elif len(inputs) == 1:
+            elif n_inputs == 1:
                 needs = (inputs[0].requires_grad,)
+            elif n_inputs == 3:
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad, inputs[2].requires_grad)
             else:
                 needs = tuple([t.requires_grad for t in inputs])
             if True in needs:  # some input is differentiable: link this node into the graph
@@ -604,23 +609,27 @@ class BroadcastTo(Function):
         return (g,)  # the engine sums g back to x's shape
 
 
+def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """x summed over the axes that broadcasting added or stretched, so it has `shape` again."""
+    lead = x.ndim - len(shape)
+    if lead == 1 and x.shape[1:] == shape:  # every step's case, a bias: sum the batch axis away
+        ones = _blas_ones(x.shape[0], x.dtype) if x.ndim == 2 else None
+        # As ones·x: BLAS' matrix-vector product is 2-3x faster than numpy's axis-0
+        # reduction on a (128, 25) gradient, and no less accurate.
+        return _add_reduce(x, 0) if ones is None else ones @ x
+    if lead >= 0 and x.shape[lead:] == shape:  # sum leading axes away
+        return x.sum(axis=tuple(range(lead))) if lead else x.copy()
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
+        raise ValueError(f"shape {x.shape} does not broadcast from {shape}")
+    kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+    return x.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
+
+
 class SumTo(Function):
     op, rule = "sum_to", "d/dx = g broadcast back to x's shape"
 
     def forward(self, x):
-        shape = self.attrs["shape"]
-        lead = x.ndim - len(shape)
-        if lead == 1 and x.shape[1:] == shape:  # every step's case, a bias: sum the batch axis away
-            ones = _blas_ones(x.shape[0], x.dtype) if x.ndim == 2 else None
-            # As ones·x: BLAS' matrix-vector product is 2-3x faster than numpy's axis-0
-            # reduction on a (128, 25) gradient, and no less accurate.
-            return _add_reduce(x, 0) if ones is None else ones @ x
-        if lead >= 0 and x.shape[lead:] == shape:  # sum leading axes away
-            return x.sum(axis=tuple(range(lead))) if lead else x.copy()
-        if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
-            raise ValueError(f"shape {x.shape} does not broadcast from {shape}")
-        kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
-        return x.sum(axis=tuple(range(lead)) + kept, keepdims=True).reshape(shape)
+        return sum_to(x, self.attrs["shape"])
 
     def explain_error(self, inputs, exc):
         return f"sum_to: cannot sum a gradient of shape {inputs[0].shape} down to shape {self.attrs['shape']}"
