@@ -10,6 +10,7 @@ Reverse mode in three steps (as micrograd does it, but iteratively):
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -132,30 +133,27 @@ def check_anomaly(node: Function, array: np.ndarray, what: str) -> None:
 
 
 def topological_order(root: Tensor) -> list[Function]:
-    """The nodes that `root` depends on, each after all of its inputs' nodes.
+    """The nodes that `root` depends on, in the order they were made, so each after its inputs' nodes.
 
-    Iterative depth-first search: recursion would fail past Python's depth limit (~1000) on
-    long chains, and a list (not a set) of inputs keeps argument order for drawings and stepping.
+    A node can only consume tensors that already exist, so the order of creation (each node's
+    `seq`, as PyTorch's sequence numbers) is a topological order, and the one the user wrote. The
+    nodes are found with an explicit stack: recursion would fail past Python's depth limit
+    (~1000) on long chains.
     """
-    order: list[Function] = []
     if root.op is None:
-        return order
+        return []
     seen = {root.op}
-    # Each stack entry is a node and an iterator over its inputs: a node is appended once all
-    # of its inputs' nodes have been (post-order), which visits inputs in argument order.
-    stack = [(root.op, iter(root.op.inputs))]
+    stack = [root.op]
     while stack:
-        node, inputs = stack[-1]
-        for t in inputs:
+        for t in stack.pop().inputs:
             child = t.op
             if child is not None and child not in seen:
                 seen.add(child)
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+                stack.append(child)
+    return sorted(seen, key=_creation_number)
+
+
+_creation_number = operator.attrgetter("seq")
 
 
 def _seed(root: Tensor, grad: object) -> Tensor:

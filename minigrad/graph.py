@@ -66,7 +66,7 @@ class BackwardStep:
 
 def backward_steps(t: Tensor, grad: Any = None, retain_graph: bool | None = None,
                    create_graph: bool = False) -> Iterator[BackwardStep]:
-    """The backward pass one node at a time (reverse topological order); to the end = `t.backward()`."""
+    """The backward pass one node at a time, newest first (reverse topological order); to the end = `t.backward()`."""
     for i, (node, g, sent) in enumerate(walk_backward(t, grad, retain_graph, create_graph)):
         yield BackwardStep(i, node, g, sent)
 

@@ -12,6 +12,7 @@ the input's shape in one place (`engine.walk_backward`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from typing import Any
@@ -37,6 +38,7 @@ class Function:
         "needs_input_grad",
         "saved",
         "scope",
+        "seq",
     )
     op = "function"  # the op's name, as graphs and errors show it
     rule = ""  # the local derivative, for backward_steps and drawings
@@ -78,6 +80,7 @@ class Function:
                 node.inputs = inputs
                 node.needs_input_grad = needs
                 node.scope = STATE.scope_name
+                node.seq = _next_seq()  # creation order, a topological order of the graph
                 node._output = _weakref(out)  # weak: the output holds its node, not the other way round
                 node.freed = False
                 node.grad = None
@@ -129,6 +132,7 @@ class Function:
 
 _wrap = Tensor._wrap
 _weakref = weakref.ref
+_next_seq = itertools.count().__next__
 _add_reduce = np.add.reduce  # ndarray.sum without its Python-level wrapper
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ONES: dict[tuple[int, np.dtype], np.ndarray] = {}

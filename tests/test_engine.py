@@ -403,6 +403,27 @@ def test_backward_steps_come_in_reverse_topological_order_with_rules() -> None:
             assert gi is None or gi.shape == t.shape
 
 
+def test_nodes_come_in_the_order_they_were_made() -> None:
+    """Creation order is a topological order, and the one the code reads in (not argument order)."""
+    a, b, c = scalar(2.0), scalar(3.0), scalar(5.0)
+    first = a * b
+    second = c.exp()
+    out = second - first  # the later product is the first argument
+    assert [node.op for node in mg.trace(out).nodes] == ["mul", "exp", "sub"]
+    assert [step.node.op for step in mg.backward_steps(out)] == ["sub", "exp", "mul"]
+    assert (a.grad.item(), b.grad.item(), c.grad.item()) == (-3.0, -2.0, pytest.approx(np.exp(5.0)))
+
+
+def test_a_node_used_twice_gets_its_gradient_once_both_uses_are_in() -> None:
+    x = scalar(1.5)
+    h = x.exp()
+    y = h * h + h.tanh()  # h feeds mul twice and tanh: its node waits for all three
+    y.backward()
+    e = np.exp(1.5)
+    expected = (2 * e + (1 - np.tanh(e) ** 2)) * e
+    assert x.grad.item() == pytest.approx(expected, rel=1e-12)
+
+
 def test_backward_steps_can_stop_half_way() -> None:
     x = scalar(2.0)
     y = (x * 3).exp()
