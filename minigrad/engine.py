@@ -10,8 +10,9 @@ Reverse mode in three steps (as micrograd does it, but iteratively):
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,8 +158,6 @@ _creation_number = operator.attrgetter("seq")
 
 
 def _seed(root: Tensor, grad: object) -> Tensor:
-    from minigrad.tensor import Tensor
-
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -166,11 +165,23 @@ def _seed(root: Tensor, grad: object) -> Tensor:
                 "only for a single-element output. Reduce it first (e.g. .sum()) or pass grad=."
             )
         # np.array(1) for the usual scalar loss: np.ones costs four times as much
-        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype) if root.data.ndim else np.array(1, root.dtype))
+        data = root.data
+        return type(root)._wrap(np.ones(data.shape, dtype=data.dtype) if data.ndim else np.array(1, data.dtype))
+    from minigrad.tensor import Tensor
+
     seed = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
     if seed.shape != root.shape:
         raise ValueError(f"backward: grad has shape {seed.shape} but the output has shape {root.shape}")
     return seed
+
+
+@functools.cache
+def _broadcast_folding() -> tuple[type[Function], Callable[[np.ndarray, tuple[int, ...]], np.ndarray]]:
+    """(SumTo, sum_to), imported once: primitives imports this module, and an import statement
+    run on every backward() costs more than a whole node of the walk."""
+    from minigrad.primitives import SumTo, sum_to
+
+    return SumTo, sum_to
 
 
 def walk_backward(
@@ -194,7 +205,7 @@ def walk_backward(
     if retain_graph is None:
         retain_graph = create_graph
     seed = _seed(root, grad)
-    from minigrad.primitives import SumTo, sum_to  # primitives imports this module
+    SumTo, sum_to = _broadcast_folding()
 
     handed: set[int] = set()  # ids of the gradients given to leaves' .grad so far in this walk
 
