@@ -22,7 +22,8 @@ __all__ = [
     "zeros_like",
 ]
 
-_generator = np.random.default_rng()
+# Made on first use: numpy.random takes a tenth of `import minigrad`'s time budget to import.
+_generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> None:
@@ -32,7 +33,10 @@ def manual_seed(seed: int) -> None:
 
 
 def generator() -> np.random.Generator:
-    """The random generator that `manual_seed` seeds."""
+    """The random generator that `manual_seed` seeds (unseeded until then)."""
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
@@ -95,10 +99,10 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     dims = _shape(shape, "randn")
-    return _make(_generator.standard_normal(dims).astype(dtype or get_default_dtype()), requires_grad)
+    return _make(generator().standard_normal(dims).astype(dtype or get_default_dtype()), requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     dims = _shape(shape, "rand")
-    return _make(_generator.random(dims).astype(dtype or get_default_dtype()), requires_grad)
+    return _make(generator().random(dims).astype(dtype or get_default_dtype()), requires_grad)
