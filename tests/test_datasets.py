@@ -184,6 +184,7 @@ def test_bundled_mnist_checksum_error_says_reinstall(tmp_path, monkeypatch):
 
 def test_imports_stay_lazy_and_cheap():
     code = ("import sys, minigrad; assert 'minigrad.datasets' not in sys.modules; "
+            "assert 'numpy.random' not in sys.modules, 'numpy.random imported eagerly'; "
             "import minigrad.datasets; "
             "print(sorted(m for m in ('urllib.request', 'http.client', 'rich', 'tempfile', 'gzip') "
             "if m in sys.modules))")
