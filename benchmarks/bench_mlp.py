@@ -4,8 +4,9 @@
 Every implementation trains the same recipe from the same initial weights: float32, batch 128,
 glorot-uniform kernels and zero biases, relu hidden layers, a linear output trained with a fused
 softmax cross-entropy, Keras' Adam (lr 1e-3), shuffled every epoch. The implementations are
-interleaved (A B C D, A B C D, ...) so that the load of a shared machine hits them alike; each
-first trains warm-up epochs that are not timed (steady state). The table gives the median seconds
+interleaved and rotated (A B C D, B C D A, ...) so that the load of a shared machine and the
+position in a round hit them alike; each first trains warm-up epochs that are not timed (steady
+state). The table gives the median seconds
 per epoch over the repetitions, and each implementation's time relative to numpy as the median
 of the per-repetition ratios (numpy's run in the same repetition is the pair).
 
@@ -36,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_reference import NumpyMLP, glorot_uniform_params, numpy_calls_per_step, run_epoch
 
-__all__ = ["IMPLEMENTATIONS", "load_mnist_float", "main", "make_trainer"]
+__all__ = ["IMPLEMENTATIONS", "interleaved", "load_mnist_float", "main", "make_trainer"]
 
 NUM_CLASSES = 10
 IMPLEMENTATIONS = ("numpy", "minigrad-loop", "minigrad-fit", "torch")
@@ -392,6 +393,17 @@ def parse_sizes(text: list[str]) -> list[tuple[int, ...]]:
     return sizes
 
 
+def interleaved(impls: list[str], rep: int) -> list[str]:
+    """The order of repetition `rep`: impls rotated by rep, so each runs in every position equally often.
+
+    On a shared machine the position in a round matters (what ran just before has warmed or
+    evicted the caches, and the load drifts within a round): a fixed order would hand one
+    implementation the same advantage every time.
+    """
+    k = rep % len(impls)
+    return impls[k:] + impls[:k]
+
+
 def run_size(hidden: tuple[int, ...], impls: list[str], data: tuple[np.ndarray, ...],
              args: argparse.Namespace) -> list[dict[str, Any]]:
     """Warm up, then time every implementation interleaved; return one result row per implementation."""
@@ -408,8 +420,8 @@ def run_size(hidden: tuple[int, ...], impls: list[str], data: tuple[np.ndarray, 
         epoch += 1
     times: dict[str, list[float]] = {name: [] for name in impls}
     losses: dict[str, float] = {}
-    for _ in range(args.repeats):
-        for name in impls:
+    for rep in range(args.repeats):
+        for name in interleaved(impls, rep):
             start = time.perf_counter()
             for k in range(args.epochs_per_rep):
                 # The shuffle is inside the timed region, as it is inside fit.

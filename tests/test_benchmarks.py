@@ -173,6 +173,15 @@ def test_scripts_have_help(script):
     assert "usage:" in proc.stdout
 
 
+def test_bench_mlp_rotates_the_order_so_every_implementation_runs_in_every_position():
+    impls = ["numpy", "minigrad-loop", "minigrad-fit"]
+    rounds = [bench_mlp.interleaved(impls, rep) for rep in range(6)]
+    assert rounds[:3] == [impls, impls[1:] + impls[:1], impls[2:] + impls[:2]]
+    assert rounds[3:] == rounds[:3]
+    for position in range(3):
+        assert sorted(r[position] for r in rounds) == sorted(impls * 2)
+
+
 def test_bench_mlp_rejects_bad_sizes():
     proc = _run("bench_mlp.py", "--sizes", "0,5")
     assert proc.returncode == 2
