@@ -12,17 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.engine import STATE
-from minigrad.primitives import Function, _blas_ones
+from minigrad.primitives import Function, _add_reduce, _blas_ones
 from minigrad.tensor import Tensor
 
 __all__ = ["SigmoidBinaryCrossEntropy", "SoftmaxCrossEntropy"]
 
 
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    # np.add.reduce, not loss.sum() or np.mean: their Python-level wrappers cost more than the sum
     if reduction == "mean":
-        return np.asarray(loss.sum() / loss.size, dtype=loss.dtype)  # np.mean costs 4x more on small arrays
+        return np.asarray(_add_reduce(loss, None) / loss.size, dtype=loss.dtype)
     if reduction == "sum":
-        return np.asarray(loss.sum(), dtype=loss.dtype)
+        return np.asarray(_add_reduce(loss, None), dtype=loss.dtype)
     return loss
 
 
@@ -42,6 +43,24 @@ def _row_sum(e: np.ndarray) -> np.ndarray:
     if ones is None:
         return e.sum(axis=-1, keepdims=True)
     return np.dot(e, ones)[:, None]  # BLAS' e·1: 5x faster than e.sum(axis=1) at (128, 10)
+
+
+_IDENTITIES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype) -> np.ndarray:
+    """(N, C) one-hot rows for N class indices: rows of the C×C identity, picked in one numpy call."""
+    if num_classes > 256:  # an identity that large is not worth keeping: set N ones in zeros
+        onehot = np.zeros((len(labels), num_classes), dtype)
+        onehot[np.arange(len(labels)), labels] = 1
+        return onehot
+    identity = _IDENTITIES.get((num_classes, dtype))
+    if identity is None:
+        if len(_IDENTITIES) >= 8:  # many class counts: start over rather than grow without bound
+            _IDENTITIES.clear()
+        identity = _IDENTITIES[(num_classes, dtype)] = np.eye(num_classes, dtype=dtype)
+        identity.flags.writeable = False
+    return identity.take(labels, axis=0)  # 3x faster than zeros + arange + a fancy assignment
 
 
 def _grad_scale(g: Tensor, reduction: str, shape: tuple[int, ...], count: int) -> Tensor:
@@ -83,9 +102,7 @@ class SoftmaxCrossEntropy(Function):
         dz = dlabels = None
         if need_z:
             if labels.ndim == 1:
-                onehot = np.zeros(z.shape, dtype=z.dtype)
-                onehot[np.arange(n), labels.data] = 1
-                dz = (p - Tensor._wrap(onehot)) * scale
+                dz = (p - Tensor._wrap(_one_hot(labels.data, z.shape[1], z.dtype))) * scale
             else:
                 # p·Σy − y, which is p − y when each row of y sums to 1
                 dz = (p * labels.sum(axis=-1, keepdims=True) - labels) * scale

@@ -330,3 +330,33 @@ def test_fused_softmax_cross_entropy_on_narrow_and_wide_rows(classes: int) -> No
     expected = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(7), labels]
     loss = F.softmax_cross_entropy(mg.Tensor(z), labels, reduction="none")
     np.testing.assert_allclose(loss.data, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("classes", [1, 10, 256, 257, 300])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_softmax_cross_entropy_gradient_is_p_minus_one_hot_over_n(classes: int, dtype: str) -> None:
+    """d/dz = (softmax(z) − onehot(y))/N, with the one-hot rows taken from a kept identity (C ≤ 256)
+    or set in zeros (wider rows)."""
+    rng = np.random.default_rng(classes)
+    z = rng.standard_normal((9, classes)).astype(dtype) * 5
+    labels = rng.integers(0, classes, 9)
+    labels[:2] = classes - 1  # the last class and a repeated label
+    zt = mg.Tensor(z, requires_grad=True)
+    F.softmax_cross_entropy(zt, labels).backward()
+    z64 = z.astype(np.float64)
+    p = np.exp(z64 - z64.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(9), labels] -= 1
+    assert zt.grad.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(zt.grad.data, p / 9, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_softmax_cross_entropy_keeps_few_read_only_identities() -> None:
+    from minigrad import fused
+
+    for classes in range(2, 40):
+        zt = mg.Tensor(np.zeros((3, classes), np.float32), requires_grad=True)
+        F.softmax_cross_entropy(zt, np.array([0, 1, classes - 1])).backward()
+        assert zt.grad.data.flags.writeable  # a fresh array, not a view of the kept identity
+    assert 0 < len(fused._IDENTITIES) <= 8
+    assert not any(m.flags.writeable for m in fused._IDENTITIES.values())
