@@ -157,6 +157,17 @@ def topological_order(root: Tensor) -> list[Function]:
 _creation_number = operator.attrgetter("seq")
 
 
+def _leading_to(order: list[Function], targets: dict[int, object]) -> list[Function]:
+    """The nodes of `order` (a topological order) with a path back to a tensor whose id is in `targets`."""
+    leading: set[Function] = set()
+    for node in order:
+        for t in node.inputs:
+            if id(t) in targets or t.op in leading:
+                leading.add(node)
+                break
+    return [node for node in order if node in leading]
+
+
 def _seed(root: Tensor, grad: object) -> Tensor:
     if grad is None:
         if root.data.size != 1:
@@ -207,12 +218,21 @@ def walk_backward(
     seed = _seed(root, grad)
     SumTo, sum_to = _broadcast_folding()
 
-    handed: set[int] = set()  # ids of the gradients given to leaves' .grad so far in this walk
+    order = topological_order(root)
+    if collect is not None:
+        # Only the nodes through which a gradient reaches a target run (and are freed): the
+        # graph may also lead elsewhere, e.g. to the parameters behind a closure's tensors,
+        # which a later backward() still needs.
+        order = _leading_to(order, collect)
+        walked = set(order)
+    handed: set[int] = set()  # the arrays whose memory leaves' .grad hold so far in this walk (ids)
 
     def deliver(tensor: Tensor, g: Tensor) -> None:
         op = tensor.op
         if op is not None and (collect is None or id(tensor) not in collect):
             # An intermediate result (the usual case): sum its gradient for the node that made it.
+            if collect is not None and op not in walked:
+                return  # its node leads to no target
             previous = grads.get(op)
             grads[op] = g if previous is None else previous + g
         elif collect is not None:
@@ -221,16 +241,20 @@ def walk_backward(
                 collect[id(tensor)] = g if previous is None else previous + g
         else:
             # Leaves accumulate over backward() calls, like PyTorch, out of place. One gradient
-            # tensor may go to several inputs (add passes g to both sides): a leaf that would
-            # share it gets its own copy, so editing one .grad in place never changes another.
-            if tensor.grad is None and id(g) in handed:
-                g = g + 0 if STATE.grad_enabled else type(g)._wrap(g.data.copy())
+            # may reach several inputs (add passes g to both sides, reshape a view of it): a leaf
+            # whose gradient shares memory with another leaf's gets its own copy, so editing one
+            # .grad in place never changes another.
+            data = g.data
+            memory = id(data if data.base is None else data.base)  # a view's base owns the memory
+            if tensor.grad is None and memory in handed:
+                g = g + 0 if STATE.grad_enabled else type(g)._wrap(data.copy())
+                memory = id(g.data)
             tensor.grad = g if tensor.grad is None else tensor.grad + g
-            handed.add(id(g))
+            handed.add(memory)
 
     grads: dict = {}  # node -> the gradient of its output, summed over the output's uses
     deliver(root, seed)
-    for node in reversed(topological_order(root)):
+    for node in reversed(order):
         g = grads.pop(node, None)
         if g is None:  # nothing flows here (upstream of a target, or cut by detach)
             continue

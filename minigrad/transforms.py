@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.engine import STATE, enable_grad, gradients, no_grad
+from minigrad.engine import STATE, enable_grad, gradients, no_grad, topological_order
 from minigrad.primitives import stack
 from minigrad.tensor import Tensor, get_default_dtype
 
@@ -33,6 +33,22 @@ def _variable(x: Any) -> Tensor:
     return Tensor._wrap(t.data, requires_grad=True)
 
 
+def _records_gradient(root: Tensor, variables: list[Tensor]) -> bool:
+    """Whether d root / d variables must be recorded as a graph (create_graph).
+
+    It must when recording is on and the graph reaches a tensor that requires grad besides the
+    variables: the outer variable of `grad(lambda x: grad(f, argnums=1)(x, y))`, a closure's
+    parameters, or an outer graph the variables come from. The gradient is a function of those
+    tensors, and an outer grad or backward() has to go through it (mixed second derivatives,
+    gradient penalties); without the graph it would see a constant and silently give 0.
+    """
+    if not STATE.grad_enabled:
+        return False
+    own = {id(v) for v in variables}
+    return any(t.requires_grad and t.op is None and id(t) not in own
+               for node in topological_order(root) for t in node.inputs)
+
+
 def _as_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -45,7 +61,6 @@ def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable
         if max(which, default=-1) >= len(args):
             raise ValueError(f"grad: argnums {argnums} but the function got {len(args)} arguments")
         args = list(args)
-        outer = any(isinstance(args[i], Tensor) and args[i].requires_grad for i in which)
         variables = [_variable(args[i]) for i in which]
         for i, v in zip(which, variables):
             args[i] = v
@@ -57,10 +72,9 @@ def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable
         if not out.requires_grad:
             grads = [None] * len(variables)
         else:
-            create = outer and STATE.grad_enabled
             with enable_grad():  # under no_grad (gradcheck's numeric pass) reshape must still record
                 root = out.reshape(())
-            grads = gradients(root, variables, create_graph=create)
+            grads = gradients(root, variables, create_graph=_records_gradient(root, variables))
         result = tuple(g if g is not None else Tensor._wrap(np.zeros(v.shape, v.dtype))
                        for g, v in zip(grads, variables))
         return result[0] if isinstance(argnums, int) else result
@@ -71,12 +85,12 @@ def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable
 
 def jacobian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
     """J[i..., j...] = d f(x)[i...] / d x[j...], a Tensor of shape out.shape + x.shape."""
-    outer = isinstance(x, Tensor) and x.requires_grad and STATE.grad_enabled
     v = _variable(x)
     with enable_grad():
         out = f(v)
     if not isinstance(out, Tensor):
         raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
+    outer = out.requires_grad and _records_gradient(out, [v])
     rows = []
     for i in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)

@@ -231,6 +231,55 @@ def test_grad_rejects_non_scalar_output() -> None:
         mg.grad(lambda x: x * 2)(Tensor(np.ones(3)))
 
 
+def test_mixed_second_derivative_through_a_variable_the_inner_grad_does_not_differentiate() -> None:
+    """d/dx (d/dy x·y²) = 2y: the inner grad must record its result's graph, because it depends on
+    x, which only the outer grad differentiates (torch.func gives 6 and 8 here)."""
+    f = lambda x, y: (x * y * y).sum()
+    y = scalar(3.0, requires_grad=False)
+    assert mg.grad(lambda x: mg.grad(f, argnums=1)(x, y))(scalar(2.0, False)).item() == pytest.approx(6.0)
+    inner_jacobian = lambda x: mg.jacobian(lambda v: x * v * v, Tensor([3.0, 1.0], dtype="float64")).sum()
+    assert mg.grad(inner_jacobian)(scalar(2.0, False)).item() == pytest.approx(8.0)
+
+
+def test_gradient_penalty_reaches_the_parameters_behind_a_closure() -> None:
+    """A gradient taken with mg.grad inside a loss stays differentiable with respect to the
+    parameters it depends on (a WGAN-GP style penalty): backward() must not see a constant."""
+    w = scalar(1.5)
+    penalty = mg.grad(lambda x: (w * x * x).sum())(scalar(2.0, False)) ** 2  # (2wx)² at x = 2: 16w²
+    penalty.backward()
+    assert w.grad.item() == pytest.approx(32 * 1.5)
+    plain = mg.grad(lambda x: (x * x).sum())(scalar(2.0, False))
+    assert not plain.requires_grad and plain.op is None  # nothing else to differentiate: no graph kept
+
+
+def test_grad_runs_and_frees_only_the_nodes_that_lead_to_its_inputs() -> None:
+    """mg.grad through a closure's tensor leaves that tensor's own graph alone, in either order."""
+    w0 = Tensor([1.0, 2.0], requires_grad=True)
+    w = w0 * 3
+    assert mg.grad(lambda x: (x * w).sum())(Tensor([1.0, 1.0])).tolist() == [3.0, 6.0]
+    w.sum().backward()  # w's graph was neither run nor freed by mg.grad
+    assert w0.grad.tolist() == [3.0, 3.0]
+    v0 = Tensor([1.0, 2.0], requires_grad=True)
+    v = v0 * 3
+    v.sum().backward()  # frees v's graph, which mg.grad below has no reason to enter
+    assert mg.grad(lambda x: (x * v.detach()).sum())(Tensor([1.0, 1.0])).tolist() == [3.0, 6.0]
+    assert mg.grad(lambda x: (x * v).sum())(Tensor([1.0, 1.0])).tolist() == [3.0, 6.0]
+
+
+def test_leaves_never_share_gradient_memory_even_through_views() -> None:
+    """add hands g to both inputs and reshape a view of it; each leaf still gets its own array."""
+    x = Tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = Tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    (x.reshape(2, 2).reshape(4) + w).sum().backward()
+    assert not np.shares_memory(x.grad.data, w.grad.data)
+    x.grad.data *= 0
+    assert w.grad.tolist() == [1.0, 1.0, 1.0, 1.0]
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones((3, 2)), requires_grad=True)
+    (a.T + b).sum().backward()  # a transposed view of the gradient b receives
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+
+
 # ----- jacobian -------------------------------------------------------------------------------
 
 def test_jacobian_of_linear_map_is_the_matrix() -> None:
