@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -384,19 +385,21 @@ class Tensor:
         return self.reshape(shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute the axes (numpy-style); no argument reverses them, like `.T`."""
+        """Permute the axes (numpy-style, negative ones count from the end); none reverses them, like `.T`."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim))[::-1]
-        return P.Transpose.apply(self, axes=tuple(int(a) for a in axes))
+        if not axes or axes == (None,):  # numpy's a.transpose(None) reverses too
+            return P.Transpose.apply(self, axes=tuple(range(self.ndim))[::-1])
+        # Normalised here, where the axes enter: the backward inverts the permutation with argsort,
+        # which is only right for non-negative axes.
+        return P.Transpose.apply(self, axes=_permutation(axes, self.shape))
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """The two axes exchanged."""
         first, second = (_axes(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
         axes = list(range(self.ndim))
         axes[first], axes[second] = axes[second], axes[first]
-        return self.transpose(axes)
+        return P.Transpose.apply(self, axes=tuple(axes))
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
         return P.BroadcastTo.apply(self, shape=tuple(shape))
@@ -430,6 +433,27 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
+
+
+def _permutation(axes: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """`axes` as non-negative ints, checked to be a permutation of the axes of `shape`."""
+    ndim = len(shape)
+    try:
+        perm = tuple(operator.index(a) for a in axes)
+    except TypeError:
+        message = f"transpose: axes must be integers, got {axes} for a tensor of shape {shape}"
+        raise TypeError(message) from None
+    if len(perm) != ndim:
+        problem = f"give {ndim} axes, one per dimension, not {len(perm)}"
+    elif not all(-ndim <= a < ndim for a in perm):
+        problem = f"each axis must be in {-ndim}..{ndim - 1}"
+    else:
+        normalised = tuple(a % ndim for a in perm)
+        if len(set(normalised)) == ndim:
+            return normalised
+        problem = "an axis is repeated"
+    raise ValueError(f"transpose: axes {perm} are not a permutation of the axes of a tensor of shape {shape} "
+                     f"({problem})")
 
 
 def _plain_index(index: Any) -> Any:

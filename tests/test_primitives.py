@@ -226,6 +226,15 @@ def _(data):
     return [data.draw(arrays(shape))], lambda t: t.transpose(*perm).T, lambda a: np.transpose(a, perm).T
 
 
+@case("transpose_negative_axes", "transpose")
+def _(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=4), label="shape")
+    ndim = len(shape)
+    # The same permutation with some axes counted from the end: the gradient must not depend on it.
+    perm = tuple(a - ndim if data.draw(st.booleans()) else a for a in data.draw(permutations_of(ndim)))
+    return [data.draw(arrays(shape))], lambda t: t.transpose(perm), lambda a: np.transpose(a, perm)
+
+
 @case("swapaxes", "transpose")
 def _(data):
     shape = data.draw(shapes(min_dims=1), label="shape")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,42 @@ def test_transpose_and_T() -> None:
     np.testing.assert_array_equal(t.transpose(1, 0, 2).data, a.transpose(1, 0, 2))
     np.testing.assert_array_equal(t.transpose((2, 0, 1)).data, a.transpose(2, 0, 1))
     np.testing.assert_array_equal(mg.transpose(t, 2, 1, 0).data, a.T)
+
+
+def test_transpose_with_negative_axes_sends_each_gradient_back_to_its_element() -> None:
+    # On a square input a wrong inverse permutation still has the right shape: only values show it.
+    x = Tensor(np.zeros((2, 2)), requires_grad=True)
+    c = np.array([[1.0, 2.0], [3.0, 4.0]])
+    (x.transpose(-1, 0) * Tensor(c)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, c.T)
+    w = np.arange(24.0).reshape(3, 4, 2)
+    y = Tensor(np.ones((2, 3, 4)), requires_grad=True)
+    (y.transpose(1, -1, 0) * Tensor(w)).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, w.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("perm", [(-1, 0), (1, -1, 0), (-3, -1, -2), (-2, 2, 0), (2, 0, -2)], ids=str)
+def test_transpose_with_negative_axes_matches_torch_permute(perm: tuple[int, ...]) -> None:
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).normal(size=(2, 3, 4)[:len(perm)])
+    w = np.random.default_rng(1).normal(size=np.transpose(a, perm).shape)
+    x, tx = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out, t_out = x.transpose(perm), tx.permute(perm)
+    np.testing.assert_array_equal(out.data, t_out.detach().numpy())
+    (out * Tensor(w)).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("axes, problem", [
+    ((0, 0), "an axis is repeated"), ((1, -1), "an axis is repeated"), ((0, 2), r"in -2\.\.1"),
+    ((-3, 0), r"in -2\.\.1"), ((0,), "give 2 axes"), ((2, 1, 0), "give 2 axes"),
+], ids=str)
+def test_transpose_refuses_axes_that_are_not_a_permutation(axes: tuple[int, ...], problem: str) -> None:
+    with pytest.raises(ValueError, match=rf"^transpose: axes {re.escape(str(axes))} .*\(2, 3\).*{problem}"):
+        mg.ones(2, 3).transpose(axes)
+    with pytest.raises(TypeError, match="transpose: axes must be integers"):
+        mg.ones(2, 3).transpose(0.0, 1)
 
 
 def test_len_iteration_and_name() -> None:
