@@ -281,14 +281,7 @@ class Where(Function):
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b` (numpy broadcasting); gradients flow to a and b."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    a_t = a if isinstance(a, Tensor) else None
-    b_t = b if isinstance(b, Tensor) else None
-    like = a_t if a_t is not None else b_t
-    if like is None:
-        like = Tensor(np.asarray(a))
-    a_t = a_t if a_t is not None else like._operand(a)
-    b_t = b_t if b_t is not None else like._operand(b)
-    return Where.apply(a_t, b_t, _condition=cond)
+    return Where.apply(*_operands(a, b), _condition=cond)
 
 
 # ----- elementwise unary ops ---------------------------------------------------------------
@@ -731,13 +724,13 @@ def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
 
 
 def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Both sides as Tensors; a Python scalar on either side takes the other side's dtype."""
+    """Both sides as Tensors; a Python scalar on either side is weak, as in the operators."""
     if isinstance(a, Tensor):
-        return a, a._operand(b)
+        return (a, b) if isinstance(b, Tensor) else a._scalar_pair(b)
     if isinstance(b, Tensor):
-        return b._operand(a), b
-    a = Tensor(a)
-    return a, a._operand(b)
+        b, a = b._scalar_pair(a)
+        return a, b
+    return Tensor(a)._scalar_pair(b)  # Python floats and lists of floats: the default dtype
 
 
 def maximum(a: Any, b: Any) -> Tensor:

@@ -210,63 +210,87 @@ class Tensor:
         return tensor_table(self)
 
     # ----- operators ----------------------------------------------------------------------
-    def _operand(self, other: Any) -> Tensor:
-        """Turn the other side of a binary op into a Tensor; a Python scalar is "weak", as in numpy.
+    def _scalar_pair(self, other: Any) -> tuple[Tensor, Tensor]:
+        """This tensor and the other side of a binary op (not a Tensor), both as Tensors.
 
-        float32 * 2.0 stays float32 and bool + 2 counts in integers (numpy's promotion for
-        Python scalars); the scalar never upcasts a float tensor.
+        A Python scalar is "weak", as in numpy: float32 * 2.0 stays float32 and bool + 2 counts in
+        integers; the scalar never upcasts a float tensor. A Python float meeting an integer or
+        bool tensor gives the default float dtype, as in PyTorch, where numpy would give float64:
+        the tensor is converted too (it has no gradient to lose, only float tensors do).
         """
-        if isinstance(other, Tensor):  # operators check this themselves first (a call fewer per op)
-            return other
         kind = type(other)
         if kind is float or kind is int or kind is bool:
-            dtype = self.data.dtype
-            if dtype.kind != "f":  # a float tensor keeps its dtype; others follow numpy's promotion
-                dtype = np.result_type(dtype, other)
+            tensor, dtype = self, self.data.dtype
+            if dtype.kind != "f":  # a float tensor keeps its dtype: this is the rare path
+                if kind is float:
+                    dtype = _default_dtype
+                    tensor = Tensor._wrap(self.data.astype(dtype))
+                else:
+                    dtype = np.result_type(dtype, other)
             try:
-                return Tensor._wrap(np.array(other, dtype=dtype))
+                return tensor, Tensor._wrap(np.array(other, dtype=dtype))
             except OverflowError:
                 raise ValueError(f"the Python number {other} does not fit in this tensor's dtype {dtype}; "
                                  f"convert the tensor first, e.g. t.astype('int64')") from None
         if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
-            return self._operand(float(other) if isinstance(other, numbers.Real) else other)
-        return Tensor(other)
+            return self._scalar_pair(float(other) if isinstance(other, numbers.Real) else other)
+        return self, Tensor(other)
 
+    # A Tensor on the other side goes straight to the primitive (every training step's case);
+    # anything else is converted by _scalar_pair, which returns (self, other) in that order.
     def __add__(self, other: Any) -> Tensor:
-        return P.Add.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.Add.apply(self, other)
+        return P.Add.apply(*self._scalar_pair(other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return P.Add.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.Add.apply(other, tensor)
 
     def __sub__(self, other: Any) -> Tensor:
-        return P.Sub.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.Sub.apply(self, other)
+        return P.Sub.apply(*self._scalar_pair(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return P.Sub.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.Sub.apply(other, tensor)
 
     def __mul__(self, other: Any) -> Tensor:
-        return P.Mul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.Mul.apply(self, other)
+        return P.Mul.apply(*self._scalar_pair(other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return P.Mul.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.Mul.apply(other, tensor)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return P.Div.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.Div.apply(self, other)
+        return P.Div.apply(*self._scalar_pair(other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return P.Div.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.Div.apply(other, tensor)
 
     def __pow__(self, other: Any) -> Tensor:
-        return P.Pow.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.Pow.apply(self, other)
+        return P.Pow.apply(*self._scalar_pair(other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return P.Pow.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.Pow.apply(other, tensor)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return P.MatMul.apply(self, other if isinstance(other, Tensor) else self._operand(other))
+        if isinstance(other, Tensor):
+            return P.MatMul.apply(self, other)
+        return P.MatMul.apply(*self._scalar_pair(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return P.MatMul.apply(self._operand(other), self)
+        tensor, other = self._scalar_pair(other)
+        return P.MatMul.apply(other, tensor)
 
     def __neg__(self) -> Tensor:
         return P.Neg.apply(self)
@@ -340,6 +364,10 @@ class Tensor:
 
     def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
         """Values limited to [lo, hi]; the gradient passes where lo <= x <= hi."""
+        if self.data.dtype.kind != "f" and (type(lo) is float or type(hi) is float):
+            # Python float bounds make an integer tensor the default float dtype (as a binary op
+            # does, and PyTorch's clamp), not numpy's float64.
+            return P.Clip.apply(Tensor._wrap(self.data.astype(_default_dtype)), lo=lo, hi=hi)
         return P.Clip.apply(self, lo=lo, hi=hi)
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:

@@ -72,6 +72,60 @@ def test_python_scalars_never_upcast(op, dtype: type) -> None:
     assert op(t).dtype == dtype
 
 
+# A Python float meeting an integer or bool tensor, on either side: (minigrad, PyTorch) functions;
+# None where PyTorch spells it the same way.
+FLOAT_SCALAR_WITH_INTEGERS = {name: (mg_fn, torch_fn) for name, mg_fn, torch_fn in [
+    ("div", lambda t: t / 2.0, None), ("rdiv", lambda t: 2.0 / t, None), ("mul", lambda t: t * 0.5, None),
+    ("rmul", lambda t: 0.5 * t, None), ("add", lambda t: t + 0.5, None), ("radd", lambda t: 0.5 + t, None),
+    ("sub", lambda t: t - 0.5, None), ("rsub", lambda t: 1.0 - t, None), ("pow", lambda t: t ** 0.5, None),
+    ("rpow", lambda t: 2.0 ** t, None), ("clip", lambda t: t.clip(0.5, 2.5), None),
+    ("where", lambda t: mg.where(t > 1, t, 0.5), lambda torch, t: torch.where(t > 1, t, 0.5)),
+    ("maximum", lambda t: mg.maximum(t, 1.5), lambda torch, t: torch.maximum(t, torch.tensor(1.5))),
+    ("minimum", lambda t: mg.minimum(1.5, t), lambda torch, t: torch.minimum(torch.tensor(1.5), t)),
+]}
+INTEGER_DTYPES = [np.int64, np.int32, np.int8, np.uint8, np.bool_]
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", FLOAT_SCALAR_WITH_INTEGERS)
+def test_a_python_float_with_an_integer_tensor_gives_the_default_float_dtype(name: str, dtype: type) -> None:
+    mg_fn = FLOAT_SCALAR_WITH_INTEGERS[name][0]
+    data = np.array([3, 1, 2]).astype(dtype)
+    out = mg_fn(Tensor(data))
+    assert out.dtype == np.float32  # numpy alone would give float64
+    np.testing.assert_allclose(out.data, mg_fn(Tensor(data.astype(np.float64))).data, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", FLOAT_SCALAR_WITH_INTEGERS)
+def test_a_python_float_with_an_integer_tensor_follows_the_default_dtype(name: str,
+                                                                         float64_default: None) -> None:
+    assert FLOAT_SCALAR_WITH_INTEGERS[name][0](mg.arange(1, 4)).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", FLOAT_SCALAR_WITH_INTEGERS)
+def test_a_python_float_with_an_integer_tensor_matches_torch(name: str, dtype: type) -> None:
+    torch = pytest.importorskip("torch")
+    if "sub" in name and dtype is np.bool_:
+        pytest.skip("PyTorch refuses to subtract with bool tensors")
+    mg_fn, torch_fn = FLOAT_SCALAR_WITH_INTEGERS[name]
+    data = np.array([3, 1, 2]).astype(dtype)
+    t = torch.from_numpy(data)
+    out, expected = mg_fn(Tensor(data)), (mg_fn(t) if torch_fn is None else torch_fn(torch, t))
+    assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
+
+
+def test_where_with_python_scalar_branches_takes_the_default_dtype_for_floats() -> None:
+    mask = Tensor([True, False])
+    assert mg.where(mask, 1.0, 0.0).dtype == np.float32
+    assert mg.where(mask, 1, 0.0).dtype == np.float32
+    assert mg.where(mask, [1.0, 2.0], 0).dtype == np.float32  # a list of floats, as Tensor(list) makes it
+    assert mg.where(mask, 1, 0).dtype == np.int64
+    assert mg.where(mask, np.ones(2), 0.0).dtype == np.float64  # a numpy array keeps its dtype
+    assert mg.where(mask, 1.0, 0.0).tolist() == [1.0, 0.0]
+
+
 def test_binary_ops_follow_numpy_promotion() -> None:
     a32, a64 = Tensor(np.ones(2, np.float32)), Tensor(np.ones(2, np.float64))
     assert (a32 + a64).dtype == np.float64
