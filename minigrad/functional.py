@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad.engine import scope
 from minigrad.fused import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _axes
 
 __all__ = [
     "binary_cross_entropy",
@@ -54,20 +54,19 @@ def naive_softmax(z: Any, axis: int = -1) -> Tensor:
         return e / e.sum(axis=axis, keepdims=True)
 
 
-def logsumexp(z: Any, axis: int | None = -1, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(z))) = m + log(sum(exp(z - m))), m = max(z) (detached), along axis (None: all)."""
+def logsumexp(z: Any, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(z))) = m + log(sum(exp(z - m))), m = max(z) detached; axis: int, tuple or None (all)."""
     z = _tensor(z)
     if z.ndim == 0:
         return z  # one term: log(exp(z)) = z
+    axis = _axes(axis, z.ndim, "logsumexp")  # errors name logsumexp, not the max inside it
     with scope("logsumexp"):
         m = z.max(axis=axis, keepdims=True).detach()
         # An all -inf slice has m = -inf and z - m = nan; shifting by 0 there gives the right -inf.
         m = Tensor._wrap(np.where(np.isfinite(m.data), m.data, 0).astype(m.dtype))
-        out = (z - m).exp().sum(axis=axis, keepdims=True).log() + m
-        if keepdims:
-            return out
-        kept = () if axis is None else tuple(n for i, n in enumerate(out.shape) if i != axis % z.ndim)
-        return out.reshape(kept)
+        total = (z - m).exp().sum(axis=axis, keepdims=keepdims).log()
+        # m holds the reduced axes as 1s; a sum without keepdims dropped them, so m drops them too.
+        return total + (m if keepdims else Tensor._wrap(m.data.reshape(total.shape)))
 
 
 def log_softmax(z: Any, axis: int = -1) -> Tensor:

@@ -376,3 +376,36 @@ def test_logsumexp_over_all_axes_and_of_an_all_minus_inf_row():
         out = F.logsumexp(mg.tensor([[-np.inf, -np.inf]]), axis=-1)
     assert out.tolist() == [-np.inf]  # log(0), not nan
     assert mg.gradcheck(lambda t: F.logsumexp(t, axis=None), np.array([[0.5, -1.0], [2.0, 0.1]]))
+
+
+@pytest.mark.parametrize("axis", [(0, 1), (-1, 0), (0, 2), (1,), (0, 1, 2)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_over_several_axes_matches_the_exact_reference(axis, keepdims):
+    z = rng(2).normal(size=(2, 3, 4)) * 20
+    expected = np.log(np.exp(z.astype(np.longdouble)).sum(axis=axis, keepdims=keepdims)).astype(np.float64)
+    out = F.logsumexp(Tensor(z), axis=axis, keepdims=keepdims)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    assert mg.gradcheck(lambda x: F.logsumexp(x, axis=axis, keepdims=keepdims), z / 20)
+
+
+@pytest.mark.parametrize("axis", [(0, 1), (-1, 0), (2, 0), (0, 1, 2)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_over_several_axes_matches_torch(axis, keepdims):
+    torch = pytest.importorskip("torch")
+    z = rng(3).normal(size=(2, 3, 4))
+    x, tx = Tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    out, t_out = F.logsumexp(x, axis=axis, keepdims=keepdims), torch.logsumexp(tx, dim=axis, keepdim=keepdims)
+    assert out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-12)
+    g = rng(4).normal(size=out.shape)
+    out.backward(Tensor(g))
+    t_out.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_logsumexp_refuses_axes_out_of_range_naming_itself():
+    with pytest.raises(ValueError, match="logsumexp: axis 5 is out of range for a tensor with 2 dimensions"):
+        F.logsumexp(mg.ones(2, 3), axis=5)
+    with pytest.raises(ValueError, match="logsumexp: repeated axis"):
+        F.logsumexp(mg.ones(2, 3), axis=(1, -1))
