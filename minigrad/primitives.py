@@ -271,6 +271,11 @@ class Where(Function):
     def forward(self, a, b):
         return np.where(self.attrs["_condition"], a, b)
 
+    def explain_error(self, inputs, exc):
+        a, b = inputs
+        return (f"where: the condition of shape {self.attrs['_condition'].shape} and the values of shapes "
+                f"{a.shape} and {b.shape} cannot be broadcast together (numpy broadcasting rules)")
+
     def backward(self, g):
         cond = _const(self.attrs["_condition"])
         zero = _const(np.zeros((), g.dtype))
@@ -678,7 +683,10 @@ class Concatenate(Function):
 
     def explain_error(self, inputs, exc):
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return f"concatenate: shapes {shapes} must match except along axis {self.attrs['axis']}"
+        if any(t.ndim == 0 for t in inputs):
+            return f"concatenate: 0-d tensors have no axis to join along (shapes {shapes}); use mg.stack"
+        return _axis_error("concatenate", inputs, self.attrs["axis"], 0, exc) or \
+            f"concatenate: shapes {shapes} must match except along axis {self.attrs['axis']}"
 
     def backward(self, g):
         axis = self.attrs["axis"] % g.ndim
@@ -699,7 +707,9 @@ class Stack(Function):
 
     def explain_error(self, inputs, exc):
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return f"stack: all inputs need the same shape, got {shapes}"
+        # The new axis can go anywhere from before the first dimension to after the last: one more.
+        return _axis_error("stack", inputs, self.attrs["axis"], 1, exc) or \
+            f"stack: all inputs need the same shape, got {shapes}"
 
     def backward(self, g):
         axis = self.attrs["axis"] % g.ndim
@@ -707,11 +717,29 @@ class Stack(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
 
+def _axis_error(op: str, inputs: tuple[Tensor, ...], axis: Any, extra: int, exc: Exception) -> str | None:
+    """concatenate's and stack's message for a bad axis (numpy checks it before the shapes), else None.
+
+    `extra` is how many more places the axis can take than the inputs have dimensions.
+    """
+    if isinstance(exc, TypeError):
+        return f"{op}: axis must be an integer, got {axis!r}"
+    if isinstance(exc, np.exceptions.AxisError):
+        ndim = inputs[0].ndim
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        return (f"{op}: axis {axis} is out of range for tensors with {ndim} dimensions (shapes {shapes}); "
+                f"the axis must be in {-ndim - extra}..{ndim + extra - 1}")
+    return None
+
+
 def concatenate(tensors: list[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
+    if axis is None:  # numpy would flatten the inputs first; torch.cat has no such form
+        raise TypeError("concatenate: axis must be an integer, got None; to join flattened tensors, "
+                        "flatten them first: mg.concatenate([t.flatten() for t in tensors])")
     return Concatenate.apply(*tensors, axis=axis)
 
 

@@ -345,6 +345,40 @@ def test_shape_op_errors_name_op_and_shapes() -> None:
         t == mg.ones(4)  # noqa: B015
 
 
+def test_stack_and_concatenate_say_when_the_axis_is_out_of_range() -> None:
+    x = mg.ones(2, 3)
+    with pytest.raises(ValueError, match=r"^stack: axis 5 is out of range for tensors with 2 dimensions "
+                                         r"\(shapes \(2, 3\), \(2, 3\)\); the axis must be in -3\.\.2$"):
+        mg.stack([x, x], axis=5)
+    with pytest.raises(ValueError, match=r"^stack: axis -4 is out of range .* -3\.\.2$"):
+        mg.stack([x, x], axis=-4)
+    with pytest.raises(ValueError, match=r"^concatenate: axis 3 is out of range for tensors with 2 "
+                                         r"dimensions \(shapes \(2, 3\), \(2, 3\)\); the axis must be in -2\.\.1$"):
+        mg.concatenate([x, x], axis=3)
+    # The ends of the ranges are valid: stack has one more place for its new axis.
+    assert mg.stack([x, x], axis=2).shape == (2, 3, 2) and mg.stack([x, x], axis=-3).shape == (2, 2, 3)
+    assert mg.concatenate([x, x], axis=-2).shape == (4, 3)
+
+
+def test_stack_and_concatenate_refuse_axes_that_are_not_integers() -> None:
+    x = mg.ones(2, 3)
+    with pytest.raises(TypeError, match="^stack: axis must be an integer, got 1.5$"):
+        mg.stack([x, x], axis=1.5)
+    with pytest.raises(TypeError, match="^concatenate: axis must be an integer, got 1.5$"):
+        mg.concatenate([x, x], axis=1.5)
+    # numpy flattens for axis=None; torch.cat has no such form, and the backward had no axis.
+    with pytest.raises(TypeError, match="^concatenate: axis must be an integer, got None.*flatten"):
+        mg.concatenate([x, x], axis=None)
+    with pytest.raises(ValueError, match=r"^concatenate: 0-d tensors .*\(\), \(\).*mg.stack"):
+        mg.concatenate([mg.tensor(1.0), mg.tensor(2.0)])
+
+
+def test_where_errors_name_the_condition_shape_too() -> None:
+    with pytest.raises(ValueError, match=r"^where: the condition of shape \(4,\) and the values of shapes "
+                                         r"\(2, 3\) and \(\) cannot be broadcast together"):
+        mg.where(np.ones(4, bool), mg.ones(2, 3), 0.0)
+
+
 def test_index_out_of_range_names_the_shape() -> None:
     with pytest.raises(IndexError, match=r"getitem.*\(2, 3\)"):
         mg.ones(2, 3)[5]
