@@ -39,13 +39,19 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         try:
             array = np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as exc:
+            ragged = _ragged(data)  # a shape problem, whatever the dtype
+            if ragged:
+                raise ValueError(f"Tensor: {ragged}") from None
             raise TypeError(f"Tensor: cannot convert the data to dtype {dtype!r} ({exc})") from None
     elif isinstance(data, np.ndarray):
         array = data
     elif isinstance(data, np.generic):
         array = np.asarray(data)
     else:
-        array = np.asarray(data)  # Python scalars and nested lists
+        try:
+            array = np.asarray(data)  # Python scalars and nested lists
+        except ValueError as exc:
+            raise ValueError(f"Tensor: {_ragged(data) or exc}") from None
         if array.dtype == np.float64:
             array = array.astype(_default_dtype)
     if array.dtype.kind == "O":
@@ -56,6 +62,20 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         kind = array.dtype
         raise TypeError(f"Tensor: cannot make a tensor from {kind} data; give bool, int or float values")
     return array
+
+
+def _ragged(data: Any) -> str | None:
+    """Where nested lists fail to make an n-d array (items of different shapes at some depth), or None."""
+    items, depth = [data], 0
+    while items:
+        shapes = {(len(x),) if isinstance(x, (list, tuple)) else np.shape(x) for x in items}
+        if len(shapes) > 1:
+            listed = " and ".join(str(shape) for shape in sorted(shapes))
+            return (f"the nested lists are ragged: at depth {depth} their items have shapes {listed}, "
+                    "so they do not make an n-d array; give every row the same length")
+        items = [item for x in items if isinstance(x, (list, tuple)) for item in x]
+        depth += 1
+    return None
 
 
 class Tensor:
@@ -307,7 +327,12 @@ class Tensor:
                 "setitem: writing into a tensor that requires grad would corrupt its gradient; "
                 "do it inside `with mg.no_grad():` or build a new tensor with mg.where"
             )
-        self.data[_plain_index(index)] = value.data if isinstance(value, Tensor) else value
+        index = _plain_index(index)
+        value = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[index] = value
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            raise _setitem_error(self.data, index, value, exc) from None
 
     # Comparisons make boolean tensors and never carry gradient.
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
@@ -482,6 +507,24 @@ def _permutation(axes: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ..
         problem = "an axis is repeated"
     raise ValueError(f"transpose: axes {perm} are not a permutation of the axes of a tensor of shape {shape} "
                      f"({problem})")
+
+
+def _setitem_error(target: np.ndarray, index: Any, value: Any, exc: Exception) -> Exception:
+    """The error for a failed `t[index] = value`, with the op and the shapes numpy's message lacks."""
+    if isinstance(exc, IndexError):
+        return IndexError(f"setitem: index {index!r} does not fit a tensor of shape {target.shape}: {exc}")
+    if isinstance(exc, OverflowError):
+        return ValueError(f"setitem: {value} does not fit in this tensor's dtype {target.dtype}")
+    ragged = _ragged(value)
+    if ragged:
+        return ValueError(f"setitem: {ragged}")
+    if np.asarray(value).dtype.kind not in "biuf":  # strings, objects, complex numbers: not the shape
+        return TypeError(f"setitem: cannot write this {type(value).__name__} into a tensor of dtype "
+                         f"{target.dtype} ({exc})")
+    selected = target[index].shape
+    return ValueError(f"setitem: cannot write a value of shape {np.shape(value)} into a selection of "
+                      f"shape {selected} of a tensor of shape {target.shape}; the value must broadcast to "
+                      f"{selected}")
 
 
 def _plain_index(index: Any) -> Any:

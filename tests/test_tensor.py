@@ -267,6 +267,39 @@ def test_setitem_on_a_tensor_that_requires_grad_is_refused() -> None:
     assert x.tolist() == [1.0, 0.0, 0.0]
 
 
+def test_setitem_errors_name_the_op_and_the_shapes() -> None:
+    t = mg.zeros(2, 3)
+    with pytest.raises(ValueError, match=r"^setitem: cannot write a value of shape \(4,\) into a selection "
+                                         r"of shape \(3,\) of a tensor of shape \(3,\); .* to \(3,\)$"):
+        t[0][:] = np.ones(4)
+    with pytest.raises(ValueError, match=r"^setitem: .* \(2,\) .* \(3,\) of a tensor of shape \(2, 3\)"):
+        t[0] = mg.Tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"^setitem: .* shape \(2,\) into a selection of shape \(0,\)"):
+        t[t > 0] = [1.0, 2.0]  # a boolean mask that selects nothing
+    with pytest.raises(ValueError, match=r"^setitem: the nested lists are ragged: .*\(1,\) and \(2,\)"):
+        t[0] = [[1.0, 2.0], [3.0]]
+    with pytest.raises(IndexError, match=r"^setitem: index 5 does not fit a tensor of shape \(2, 3\)"):
+        t[5] = 1.0
+    with pytest.raises(TypeError, match="^setitem: cannot write this str into a tensor of dtype float32"):
+        t[0] = "abc"
+    with pytest.raises(ValueError, match="^setitem: 300 does not fit in this tensor's dtype int8"):
+        mg.tensor(np.int8([1, 2]))[0] = 300
+    t[0] = mg.Tensor([1.0, 2.0, 3.0])  # the valid forms still write, broadcasting as numpy does
+    t[1] = 4.0
+    assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 4.0, 4.0]]
+
+
+@pytest.mark.parametrize("dtype", [None, "float32"])
+def test_ragged_nested_lists_are_a_value_error_that_says_where(dtype: str | None) -> None:
+    with pytest.raises(ValueError, match=r"^Tensor: the nested lists are ragged: at depth 1 their items have "
+                                         r"shapes \(1,\) and \(2,\)"):
+        mg.Tensor([[1, 2], [3]], dtype=dtype)
+    with pytest.raises(ValueError, match=r"^Tensor: .* at depth 2 their items have shapes \(2,\) and \(3,\)"):
+        mg.Tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8, 9]]], dtype=dtype)
+    with pytest.raises(ValueError, match=r"^Tensor: .* at depth 1 their items have shapes \(\) and \(2,\)"):
+        mg.Tensor([[1.0, 2.0], 3.0], dtype=dtype)
+
+
 # ----- factories ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("factory", [mg.zeros, mg.ones, mg.randn, mg.rand])
@@ -352,8 +385,9 @@ def test_stack_and_concatenate_say_when_the_axis_is_out_of_range() -> None:
         mg.stack([x, x], axis=5)
     with pytest.raises(ValueError, match=r"^stack: axis -4 is out of range .* -3\.\.2$"):
         mg.stack([x, x], axis=-4)
-    with pytest.raises(ValueError, match=r"^concatenate: axis 3 is out of range for tensors with 2 "
-                                         r"dimensions \(shapes \(2, 3\), \(2, 3\)\); the axis must be in -2\.\.1$"):
+    concatenate_message = (r"^concatenate: axis 3 is out of range for tensors with 2 dimensions "
+                           r"\(shapes \(2, 3\), \(2, 3\)\); the axis must be in -2\.\.1$")
+    with pytest.raises(ValueError, match=concatenate_message):
         mg.concatenate([x, x], axis=3)
     # The ends of the ranges are valid: stack has one more place for its new axis.
     assert mg.stack([x, x], axis=2).shape == (2, 3, 2) and mg.stack([x, x], axis=-3).shape == (2, 2, 3)
