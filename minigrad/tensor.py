@@ -408,15 +408,19 @@ class Tensor:
         return P.Min.apply(self, axis=_axes(axis, self.ndim, "min"), keepdims=keepdims)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Index of the largest value (an integer tensor, no gradient)."""
-        if axis is not None:
-            axis = _axes(axis, self.ndim, "argmax")[0]
-        return Tensor._wrap(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+        """Index of the largest value along one axis, or in the flattened tensor (no gradient)."""
+        return self._index_of(np.argmax, "argmax", axis, keepdims)
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the smallest value along one axis, or in the flattened tensor (no gradient)."""
+        return self._index_of(np.argmin, "argmin", axis, keepdims)
+
+    def _index_of(self, pick: Any, op: str, axis: Any, keepdims: bool) -> Tensor:
         if axis is not None:
-            axis = _axes(axis, self.ndim, "argmin")[0]
-        return Tensor._wrap(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
+            axis = _axis(axis, self.ndim, op)  # one int, as numpy and PyTorch take: a tuple is a TypeError
+            if self.ndim == 0:
+                axis = None  # PyTorch's 0-d case: the one element's index, 0
+        return Tensor._wrap(np.asarray(pick(self.data, axis=axis, keepdims=keepdims)))
 
     def any(self) -> bool:
         return bool(self.data.any())
@@ -431,9 +435,13 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge dimensions start_dim..end_dim into one (all of them by default)."""
+        start = _axis(start_dim, self.ndim, "flatten", "start_dim")
+        end = _axis(end_dim, self.ndim, "flatten", "end_dim")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} in a tensor of "
+                             f"shape {self.shape}; give start_dim <= end_dim")
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
@@ -449,7 +457,9 @@ class Tensor:
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """The two axes exchanged."""
-        first, second = (_axes(axis, self.ndim, "swapaxes")[0] for axis in (axis1, axis2))
+        first, second = _axis(axis1, self.ndim, "swapaxes"), _axis(axis2, self.ndim, "swapaxes")
+        if self.ndim == 0:  # PyTorch's 0-d case: axis 0 or -1, nothing to swap
+            return P.Transpose.apply(self, axes=())
         axes = list(range(self.ndim))
         axes[first], axes[second] = axes[second], axes[first]
         return P.Transpose.apply(self, axes=tuple(axes))
@@ -486,6 +496,19 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
+
+
+def _axis(axis: Any, ndim: int, op: str, name: str = "axis") -> int:
+    """One axis as a non-negative int; a 0-d tensor takes 0 or -1, as in PyTorch."""
+    try:
+        index = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be one integer, got {axis!r}") from None
+    bound = max(ndim, 1)
+    if not -bound <= index < bound:
+        raise ValueError(f"{op}: {name} {index} is out of range for a tensor with {ndim} dimensions "
+                         f"(valid: {-bound} to {bound - 1})")
+    return index % bound
 
 
 def _permutation(axes: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -463,6 +463,61 @@ def test_axis_errors_name_the_op():
         mg.zeros(2, 3).argmax(axis=4)
 
 
+FLATTEN_DIMS = [(start, end) for start in range(-3, 3) for end in range(-3, 3) if start % 3 <= end % 3]
+
+
+@pytest.mark.parametrize("start, end", FLATTEN_DIMS, ids=str)
+def test_flatten_takes_the_dims_numpy_and_pytorch_take(start: int, end: int) -> None:
+    a = np.arange(24.0).reshape(2, 3, 4)
+    first, last = start % 3, end % 3
+    expected = a.reshape(a.shape[:first] + (-1,) + a.shape[last + 1:])
+    np.testing.assert_array_equal(Tensor(a).flatten(start, end).data, expected)
+
+
+@pytest.mark.parametrize("start, end", FLATTEN_DIMS + [(0, 0), (-1, -1), (0, -1)], ids=str)
+def test_flatten_shapes_match_torch(start: int, end: int) -> None:
+    torch = pytest.importorskip("torch")
+    expected = torch.ones(2, 3, 4).flatten(start, end).shape
+    assert Tensor(np.ones((2, 3, 4))).flatten(start, end).shape == tuple(expected)
+    if start in (0, -1) and end in (0, -1):  # the dims a 0-d tensor has in PyTorch
+        assert Tensor(3.0).flatten(start, end).shape == tuple(torch.tensor(3.0).flatten(start, end).shape)
+
+
+def test_flatten_refuses_dims_out_of_range_or_out_of_order():
+    x = mg.ones(2, 3)
+    with pytest.raises(ValueError, match=r"^flatten: start_dim 5 is out of range for a tensor with 2 "
+                                         r"dimensions \(valid: -2 to 1\)"):
+        x.flatten(5)
+    with pytest.raises(ValueError, match="^flatten: end_dim -3 is out of range"):
+        x.flatten(0, -3)
+    with pytest.raises(ValueError, match=r"^flatten: start_dim 1 comes after end_dim 0 .* \(2, 3\)"):
+        x.flatten(1, 0)
+    with pytest.raises(TypeError, match="^flatten: start_dim must be one integer, got 1.0"):
+        x.flatten(1.0)
+    with pytest.raises(ValueError, match="^flatten: start_dim 1 is out of range for a tensor with 0 dim"):
+        mg.tensor(3.0).flatten(1)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_takes_one_axis_as_numpy_does(name: str) -> None:
+    a = np.random.default_rng(0).normal(size=(2, 3, 4))
+    with pytest.raises(TypeError, match=rf"^{name}: axis must be one integer, got \(0, 1\)"):
+        getattr(Tensor(a), name)(axis=(0, 1))
+    with pytest.raises(TypeError):
+        getattr(np, name)(a, axis=(0, 1))  # numpy refuses a tuple too (it used to mean axis 0 here)
+    for axis in (None, 0, 1, -1, np.int64(2)):
+        for keepdims in (False, True):
+            np.testing.assert_array_equal(getattr(Tensor(a), name)(axis=axis, keepdims=keepdims).data,
+                                          getattr(np, name)(a, axis=axis, keepdims=keepdims))
+    assert getattr(Tensor(3.0), name)(axis=-1).tolist() == 0  # a 0-d tensor takes axis 0 or -1, as in PyTorch
+
+
+def test_swapaxes_takes_one_integer_per_axis():
+    with pytest.raises(TypeError, match=r"^swapaxes: axis must be one integer, got \(0, 1\)"):
+        mg.ones(2, 3, 4).swapaxes((0, 1), 2)
+    assert mg.tensor(3.0).swapaxes(0, -1).shape == ()
+
+
 def test_arange_with_only_stop_and_step():
     assert mg.arange(10, step=2).tolist() == [0, 2, 4, 6, 8]
 
