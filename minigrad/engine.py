@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import operator
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -42,16 +44,70 @@ class AnomalyError(RuntimeError):
 class _State:
     """Process-wide switches read on every op; plain attributes keep the hot path cheap."""
 
-    __slots__ = ("anomaly", "grad_enabled", "scope_name", "scopes")
+    __slots__ = ("anomaly", "grad_enabled", "last_write", "scope_name", "scopes")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.scope_name = ""  # the current scope, e.g. "dense_1/softmax"
         self.scopes: list[str] = []  # the enclosing scopes' names, to restore on exit
         self.anomaly = 0
+        self.last_write = -1  # sequence number of the latest in-place write into a tensor (-1: none)
 
 
 STATE = _State()
+
+# One clock for graph nodes (their `seq`) and in-place writes: a write with a larger number than
+# a node's happened after the node read its inputs.
+next_sequence_number = itertools.count().__next__
+
+# id(array that owns the memory) -> (sequence number of its latest in-place write, weak ref to it)
+_WRITES: dict[int, tuple[int, Callable[[], object] | None]] = {}
+
+
+def _memory_owner(array: np.ndarray) -> object:
+    """The object that owns an array's memory: a view's writes show up in its base and every other view."""
+    return array if array.base is None else array.base
+
+
+def note_write(array: np.ndarray) -> None:
+    """Record an in-place write into `array` (Tensor.__setitem__), for backward to check against."""
+    owner = _memory_owner(array)
+    try:
+        ref: Callable[[], object] | None = weakref.ref(owner)
+    except TypeError:  # an owner that takes no weak references: compare by id alone
+        ref = None
+    if len(_WRITES) >= 1024:  # forget the arrays that no longer exist
+        for key in [k for k, (_, r) in _WRITES.items() if r is not None and r() is None]:
+            del _WRITES[key]
+    STATE.last_write = number = next_sequence_number()
+    _WRITES[id(owner)] = (number, ref)
+
+
+def _written_since(array: np.ndarray, number: int) -> bool:
+    """True when `array`'s memory was written in place after sequence number `number`."""
+    owner = _memory_owner(array)
+    entry = _WRITES.get(id(owner))
+    return entry is not None and entry[0] > number and (entry[1] is None or entry[1]() is owner)
+
+
+def check_unmodified(node: Function) -> None:
+    """Raise if an input the node's backward reads (or its output) was written in place after the op ran."""
+    if not node.reads_inputs:
+        return
+    output = node.output
+    for i, t in enumerate(node.inputs):
+        if _written_since(t.data, node.seq):
+            raise RuntimeError(
+                f"backward: input {i} of '{node.op}' (shape {t.shape}) was modified in place after "
+                f"'{node.op}' used it, so its gradient would come from the new values. Write into a "
+                "copy (t = t.detach() + 0, or build a new tensor with mg.where) before using it, or "
+                "make the write before the forward pass"
+            )
+    if output is not None and _written_since(output.data, node.seq):
+        raise RuntimeError(
+            f"backward: the output of '{node.op}' (shape {output.shape}) was modified in place after "
+            "it was made, so the gradient would come from the new values; write into a copy instead"
+        )
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -263,6 +319,8 @@ def walk_backward(
                 f"backward: the graph through '{node.op}' was already freed by an earlier "
                 "backward(); pass retain_graph=True to the first backward() to go through it twice"
             )
+        if node.seq < STATE.last_write:  # a tensor was written in place after this node ran
+            check_unmodified(node)
         node.grad = g
         # Backward formulas record a graph only for create_graph. The mode is switched around
         # this node's work alone, never across the yield: a backward_steps paused in a REPL

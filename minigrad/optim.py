@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.engine import note_write
 from minigrad.tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer", "get"]
@@ -187,6 +188,8 @@ class Optimizer:
             else:
                 for span in runs:
                     self._update(*group.arrays(span, self.slot_names), lr=lr)
+            # The values changed in place: a graph made before this step must not backward through them.
+            note_write(group.data)
 
     def _update(self, p: np.ndarray, g: np.ndarray, *slots_and_tmp: np.ndarray, lr: float) -> None:
         raise NotImplementedError  # pragma: no cover - abstract

@@ -12,14 +12,13 @@ the input's shape in one place (`engine.walk_backward`).
 
 from __future__ import annotations
 
-import itertools
 import math
 import weakref
 from typing import Any
 
 import numpy as np
 
-from minigrad.engine import STATE, check_anomaly
+from minigrad.engine import STATE, check_anomaly, next_sequence_number
 from minigrad.tensor import Tensor, get_default_dtype
 
 __all__ = ["Function"]
@@ -43,6 +42,7 @@ class Function:
     op = "function"  # the op's name, as graphs and errors show it
     rule = ""  # the local derivative, for backward_steps and drawings
     saved_names: tuple[str, ...] = ()  # names of what `saved` holds, for drawings
+    reads_inputs = True  # backward reads input or output values (False: only g and shapes)
 
     @classmethod
     def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
@@ -132,7 +132,7 @@ class Function:
 
 _wrap = Tensor._wrap
 _weakref = weakref.ref
-_next_seq = itertools.count().__next__
+_next_seq = next_sequence_number  # shared with in-place writes (engine.note_write)
 _add_reduce = np.add.reduce  # ndarray.sum without its Python-level wrapper
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
@@ -162,6 +162,7 @@ def _const(array: np.ndarray) -> Tensor:
 
 class Add(Function):
     op, rule = "add", "d/da = g, d/db = g"
+    reads_inputs = False
 
     def forward(self, a, b):
         return a + b
@@ -172,6 +173,7 @@ class Add(Function):
 
 class Sub(Function):
     op, rule = "sub", "d/da = g, d/db = -g"
+    reads_inputs = False
 
     def forward(self, a, b):
         return a - b
@@ -293,6 +295,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 class Neg(Function):
     op, rule = "neg", "d/dx = -g"
+    reads_inputs = False
 
     def forward(self, x):
         return -x
@@ -396,6 +399,7 @@ class Clip(Function):
 
 class Cast(Function):
     op, rule = "cast", "d/dx = g (in x's dtype)"
+    reads_inputs = False
 
     def forward(self, x):
         return x.astype(self.attrs["dtype"])
@@ -510,6 +514,7 @@ def _keepdims_shape(shape, axis):
 
 class Sum(Function):
     op, rule = "sum", "d/dx = g broadcast back to x's shape"
+    reads_inputs = False
 
     def forward(self, x):
         # ndarray methods, not np.sum & co.: their Python wrappers cost more than a small sum
@@ -522,6 +527,7 @@ class Sum(Function):
 
 class Mean(Function):
     op, rule = "mean", "d/dx = g/n broadcast back to x's shape"
+    reads_inputs = False
 
     def forward(self, x):
         axis = self.attrs["axis"]
@@ -569,6 +575,7 @@ class Min(Max):
 
 class Reshape(Function):
     op, rule = "reshape", "d/dx = g reshaped to x's shape"
+    reads_inputs = False
 
     def forward(self, x):
         return x.reshape(self.attrs["shape"])
@@ -583,6 +590,7 @@ class Reshape(Function):
 
 class Transpose(Function):
     op, rule = "transpose", "d/dx = g with the axes permuted back"
+    reads_inputs = False
 
     def forward(self, x):
         return x.transpose(self.attrs["axes"])
@@ -596,6 +604,7 @@ class Transpose(Function):
 
 class BroadcastTo(Function):
     op, rule = "broadcast_to", "d/dx = g summed over the broadcast axes"
+    reads_inputs = False
 
     def forward(self, x):
         # A filled array rather than np.broadcast_to's read-only view: 5x cheaper to make for
@@ -629,6 +638,7 @@ def sum_to(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 class SumTo(Function):
     op, rule = "sum_to", "d/dx = g broadcast back to x's shape"
+    reads_inputs = False
 
     def forward(self, x):
         return sum_to(x, self.attrs["shape"])
@@ -647,6 +657,7 @@ def _is_basic_index(index: Any) -> bool:
 
 class GetItem(Function):
     op, rule = "getitem", "d/dx = zeros with g scatter-added at the index"
+    reads_inputs = False
 
     def forward(self, x):
         return np.asarray(x[self.attrs["index"]])
@@ -661,6 +672,7 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     op, rule = "scatter_add", "d/dg = g indexed the same way"
+    reads_inputs = False
 
     def forward(self, g):
         out = np.zeros(self.attrs["shape"], dtype=g.dtype)
@@ -677,6 +689,7 @@ class ScatterAdd(Function):
 
 class Concatenate(Function):
     op, rule = "concatenate", "each input gets its slice of g"
+    reads_inputs = False
 
     def forward(self, *xs):
         return np.concatenate(xs, axis=self.attrs["axis"])
@@ -701,6 +714,7 @@ class Concatenate(Function):
 
 class Stack(Function):
     op, rule = "stack", "each input gets its slice of g"
+    reads_inputs = False
 
     def forward(self, *xs):
         return np.stack(xs, axis=self.attrs["axis"])

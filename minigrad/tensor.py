@@ -333,6 +333,7 @@ class Tensor:
             self.data[index] = value
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             raise _setitem_error(self.data, index, value, exc) from None
+        engine.note_write(self.data)  # a graph that read these values before must not backward through them
 
     # Comparisons make boolean tensors and never carry gradient.
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:

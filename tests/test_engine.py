@@ -543,3 +543,77 @@ def test_pow_second_derivative_in_the_exponent_at_zero_exponent() -> None:
     (ga,) = mg.engine.gradients(a ** b, [a], create_graph=True)
     (gab,) = mg.engine.gradients(ga, [b])
     np.testing.assert_allclose(gab.data, 2.0)
+
+
+# ----- in-place writes ------------------------------------------------------------------------
+
+def test_backward_refuses_an_input_written_in_place_after_the_op_read_it() -> None:
+    """mul's backward reads c: a write into c (or into a view of it) before backward would give a
+    gradient from the new values, so backward raises, as PyTorch's version counters do."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    c = Tensor([3.0, 4.0])
+    y = (x * c).sum()
+    c[0] = 100.0
+    with pytest.raises(RuntimeError, match=r"input 1 of 'mul' \(shape \(2,\)\) was modified in place"):
+        y.backward()
+    c = Tensor([[3.0, 4.0]])
+    y = (x * c.reshape(2)).sum()  # mul reads a view of c's memory
+    c[0, 1] = 100.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_writes_that_do_not_reach_what_backward_reads_are_fine() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    c, unrelated = Tensor([3.0, 4.0]), Tensor([5.0, 6.0])
+    y = (x * c).sum() + (x + c).sum()
+    unrelated[0] = 0.0  # another array: nothing to do with this graph
+    c2 = Tensor([3.0, 4.0])
+    z = (x + c2).sum()  # add's backward reads no input values
+    c2[1] = -1.0
+    y.backward()
+    z.backward()
+    assert x.grad.tolist() == [5.0, 6.0]  # (c + 1) + 1
+    c[0] = 7.0  # a write before the forward pass is simply the new value
+    x.grad = None
+    (x * c).sum().backward()
+    assert x.grad.tolist() == [7.0, 4.0]
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_caught() -> None:
+    """The optimizer updates parameters in place: a graph made before the step reads old values."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    opt = mg.optim.SGD([w], learning_rate=0.1)
+    x = Tensor([[1.0, 1.0]], requires_grad=True)
+    stale = (x @ w.reshape(2, 1)).sum()  # matmul reads w for x's gradient
+    (w * w).sum().backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        stale.backward()
+    opt.zero_grad()
+    fresh = (x @ w.reshape(2, 1)).sum()  # made after the step: fine
+    fresh.backward()
+    assert np.allclose(x.grad.data, [[0.8, 1.6]])
+
+
+def test_a_write_while_backward_steps_is_paused_is_caught_at_the_next_node() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    c = Tensor([3.0, 4.0])
+    steps = mg.backward_steps(((x * c) + 1).sum())
+    next(steps)  # sum
+    c[1] = 0.0  # mul, still to come, reads c
+    with pytest.raises(RuntimeError, match="'mul'"):
+        for _ in steps:
+            pass
+
+
+def test_the_record_of_writes_forgets_arrays_that_are_gone() -> None:
+    from minigrad import engine
+
+    for _ in range(3000):
+        t = Tensor(np.zeros(3))
+        t[0] = 1.0
+    assert len(engine._WRITES) <= 1024
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * Tensor([3.0, 4.0])).sum().backward()  # a new array at a recycled address is not "written"
+    assert x.grad.tolist() == [3.0, 4.0]
