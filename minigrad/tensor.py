@@ -365,23 +365,30 @@ class Tensor:
         return self._compare(other, np.greater_equal)
 
     # ----- math ---------------------------------------------------------------------------
+    def _floating(self) -> Tensor:
+        """self, or for an integer/bool tensor its values in the default float dtype: exp, log and the
+        like of integers are floats of the default dtype, as in PyTorch (numpy would give float64)."""
+        if self.data.dtype.kind in "fc":
+            return self
+        return Tensor._wrap(self.data.astype(get_default_dtype()))
+
     def exp(self) -> Tensor:
-        return P.Exp.apply(self)
+        return P.Exp.apply(self._floating())
 
     def log(self) -> Tensor:
-        return P.Log.apply(self)
+        return P.Log.apply(self._floating())
 
     def sqrt(self) -> Tensor:
-        return P.Sqrt.apply(self)
+        return P.Sqrt.apply(self._floating())
 
     def abs(self) -> Tensor:
         return P.Abs.apply(self)
 
     def tanh(self) -> Tensor:
-        return P.Tanh.apply(self)
+        return P.Tanh.apply(self._floating())
 
     def sigmoid(self) -> Tensor:
-        out = P.Sigmoid.apply(self)
+        out = P.Sigmoid.apply(self._floating())
         out._logits = ("sigmoid", self)  # so losses recover the logits, even under no_grad
         return out
 

@@ -526,3 +526,19 @@ def test_errors_already_explained_by_a_primitive_are_not_prefixed_twice():
     with pytest.raises(ValueError) as info:
         mg.ones(3).clip()
     assert str(info.value) == "clip: give at least one of lo and hi"
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.filterwarnings("ignore:divide by zero")  # log(False) = log(0) = -inf, as in numpy
+def test_unary_math_on_integer_tensors_gives_the_default_float_dtype(name: str, dtype: str, float64_default) -> None:
+    """As in PyTorch: exp of an integer tensor is a float of the default dtype (numpy says float64)."""
+    values = np.array([1, 2, 3], dtype=dtype) if dtype != "bool" else np.array([True, False, True])
+    expected = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
+                "sigmoid": lambda v: 1 / (1 + np.exp(-v))}[name](values.astype(np.float64))
+    mg.set_default_dtype("float32")
+    out = getattr(mg, name)(mg.Tensor(values))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    mg.set_default_dtype("float64")
+    assert getattr(mg.Tensor(values), name)().dtype == np.float64
