@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad.engine import scope
 from minigrad.fused import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
-from minigrad.tensor import Tensor, _axes
+from minigrad.tensor import Tensor, _axes, _axis
 
 __all__ = [
     "binary_cross_entropy",
@@ -33,13 +33,14 @@ def _tensor(x: Any) -> Tensor:
 def softmax(z: Any, axis: int = -1) -> Tensor:
     """softmax(z)_i = exp(z_i - m) / sum_j exp(z_j - m), m = max(z) (detached), along axis."""
     z = _tensor(z)
+    axis = _axis(axis, z.ndim, "softmax")  # errors name softmax, not the max inside it
     with scope("softmax"):
         m = z.max(axis=axis, keepdims=True).detach()
         m.name = "max (detached)"  # the shift changes no value or gradient, only avoids overflow
         shifted = z - m
         e = shifted.exp()
         p = e / e.sum(axis=axis, keepdims=True)
-    if axis in (-1, z.ndim - 1):
+    if axis == max(z.ndim - 1, 0):
         # Lets a from_logits=False loss recover the logits and use the fused op, with or without
         # a recorded graph (evaluate runs under no_grad).
         p._logits = ("softmax", z)
@@ -49,6 +50,7 @@ def softmax(z: Any, axis: int = -1) -> Tensor:
 def naive_softmax(z: Any, axis: int = -1) -> Tensor:
     """exp(z) / sum(exp(z)) with no shift: overflows to inf/nan for large z (kept to show why)."""
     z = _tensor(z)
+    axis = _axis(axis, z.ndim, "naive_softmax")
     with scope("naive_softmax"):
         e = z.exp()
         return e / e.sum(axis=axis, keepdims=True)
@@ -72,6 +74,7 @@ def logsumexp(z: Any, axis: int | tuple[int, ...] | None = -1, keepdims: bool = 
 def log_softmax(z: Any, axis: int = -1) -> Tensor:
     """log softmax(z) = z - logsumexp(z), along axis."""
     z = _tensor(z)
+    axis = _axis(axis, z.ndim, "log_softmax")
     with scope("log_softmax"):
         return z - logsumexp(z, axis=axis, keepdims=True)
 

@@ -490,7 +490,13 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """Normalise an axis argument to a sorted tuple of non-negative ints (None = all)."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        axes = (operator.index(axis),)
+    except TypeError:
+        try:
+            axes = tuple(operator.index(a) for a in axis)
+        except TypeError:
+            raise TypeError(f"{op}: axis must be an integer or a tuple of integers, got {axis!r}") from None
     if ndim == 0:
         # PyTorch accepts axis 0 or -1 on a 0-d tensor (and reduces nothing); numpy would raise.
         if any(a not in (0, -1) for a in axes):

@@ -409,3 +409,14 @@ def test_logsumexp_refuses_axes_out_of_range_naming_itself():
         F.logsumexp(mg.ones(2, 3), axis=5)
     with pytest.raises(ValueError, match="logsumexp: repeated axis"):
         F.logsumexp(mg.ones(2, 3), axis=(1, -1))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "naive_softmax"])
+def test_softmax_family_names_itself_for_a_bad_axis(name: str) -> None:
+    f = getattr(F, name)
+    x = mg.randn(2, 3)
+    with pytest.raises(ValueError, match=rf"^{name}: axis 5 is out of range for a tensor with 2 dimensions"):
+        f(x, axis=5)
+    with pytest.raises(TypeError, match=rf"^{name}: axis must be one integer"):
+        f(x, axis=1.0)
+    np.testing.assert_allclose(f(x, axis=-2).data, f(x, axis=0).data)  # negative axes still work

@@ -542,3 +542,13 @@ def test_unary_math_on_integer_tensors_gives_the_default_float_dtype(name: str, 
     np.testing.assert_allclose(out.data, expected, rtol=1e-6)
     mg.set_default_dtype("float64")
     assert getattr(mg.Tensor(values), name)().dtype == np.float64
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "max", "min"])
+def test_reductions_refuse_axes_that_are_not_integers(reduction: str) -> None:
+    x = mg.randn(2, 3)
+    for bad in (1.5, (0, "a"), [0.5]):
+        with pytest.raises(TypeError, match=rf"^{reduction}: axis must be an integer or a tuple of integers"):
+            getattr(x, reduction)(axis=bad)
+    assert getattr(x, reduction)(axis=np.array(1)).shape == (2,)  # a 0-d integer array is an axis, as in numpy
+    assert getattr(x, reduction)(axis=[0, -1]).shape == ()
