@@ -27,9 +27,20 @@ _generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> None:
-    """Seed minigrad's random numbers (factories, initializers, shuffling) for repeatable runs."""
+    """Seed minigrad's random numbers (factories, initializers, shuffling) for repeatable runs.
+
+    Any integer from -2**63 to 2**64 - 1 is a seed, as in PyTorch: a negative seed is read as its 64-bit
+    two's complement (`seed + 2**64`, so -1 and 2**64 - 1 are the same seed); other values raise.
+    """
     global _generator
-    _generator = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: the seed must be an integer, got {type(seed).__name__} {seed!r}")
+    seed = int(seed)
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"manual_seed: the seed must be between -2**63 and 2**64 - 1 (a 64-bit integer, "
+                         f"as in PyTorch), got {seed}")
+    # numpy refuses negative seeds; PyTorch reads the same 64 bits as unsigned, and so do we
+    _generator = np.random.default_rng(seed % 2**64)
 
 
 def generator() -> np.random.Generator:

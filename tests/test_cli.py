@@ -56,6 +56,8 @@ def epoch_lines(stdout: str) -> list[str]:
     (["train", "--epochs", "-3"], "--epochs"),
     (["train", "--batch-size", "many"], "--batch-size"),
     (["train", "--lr", "-1"], "--lr"),
+    (["train", "--seed", "-1"], "--seed: expected a whole number from 0 to 2**64 - 1, got -1"),
+    (["train", "--seed", str(2**64)], "--seed"),
     (["train", "--resume", "nowhere.npz"], "does not exist"),
     (["train", "--save", "."], "is a folder"),
     (["demo", "cats"], "invalid choice"),
@@ -67,6 +69,24 @@ def test_bad_arguments_return_2_with_one_line(tmp_path, monkeypatch, capsys, arg
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "minigrad-runs").exists()
+
+
+def test_manual_seed_takes_negative_seeds_as_pytorch_does():
+    import minigrad as mg
+
+    # PyTorch reads a negative seed as its 64-bit two's complement: -1 and 2**64 - 1 are one seed
+    mg.manual_seed(-1)
+    negative = mg.randn(4).numpy()
+    mg.manual_seed(2**64 - 1)
+    np.testing.assert_array_equal(negative, mg.randn(4).numpy())
+    mg.manual_seed(-2**63)
+    mg.manual_seed(1)
+    assert not np.array_equal(negative, mg.randn(4).numpy())
+    for bad in (2**64, -2**63 - 1):
+        with pytest.raises(ValueError, match=r"manual_seed: the seed must be between -2\*\*63 and 2\*\*64 - 1"):
+            mg.manual_seed(bad)
+    with pytest.raises(TypeError, match="manual_seed: the seed must be an integer, got float 1.5"):
+        mg.manual_seed(1.5)
 
 
 @pytest.mark.parametrize("args, says", [

@@ -53,11 +53,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _int(text: str) -> int:
+def _seed(text: str) -> int:
+    # The seed also names numpy generators for the epochs' order and the digits shown, and numpy
+    # refuses negative seeds: say so here, before the data is loaded, not in a traceback after it.
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**64 - 1, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**64 - 1, got {value}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -110,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", choices=("fused", "composite"),
                        help="fused: linear outputs + softmax_cross_entropy (default); composite: a softmax "
                             "output layer + cross_entropy on its probabilities")
-    train.add_argument("--seed", type=_int, help="seed for the weights and the shuffling; default 0")
+    train.add_argument("--seed", type=_seed,
+                       help="seed for the weights and the shuffling, 0 to 2**64 - 1; default 0")
     train.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training images")
     train.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     train.add_argument("--save", metavar="PATH",
