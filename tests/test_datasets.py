@@ -120,6 +120,47 @@ def test_load_idx_rejects_bad_files_naming_the_file_and_the_problem(tmp_path, ca
     assert expected in str(info.value)
 
 
+HUGE_HEADERS = {  # headers claiming more than memory holds, in files of a few bytes
+    "1 TiB": (b"\0\0\x08\x02" + struct.pack(">2I", 1 << 20, 1 << 20), "(1048576, 1048576) uint8"),
+    "beyond numpy": (b"\0\0\x08\x04" + struct.pack(">4I", *[0xFFFFFFFF] * 4),
+                     "(4294967295, 4294967295, 4294967295, 4294967295) uint8"),
+}
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+@pytest.mark.parametrize("case", list(HUGE_HEADERS))
+def test_load_idx_refuses_a_huge_header_before_allocating(tmp_path, case, compress):
+    header, shape = HUGE_HEADERS[case]
+    path = tmp_path / "corrupt-idx"
+    path.write_bytes(gzip.compress(header) if compress else header)
+    with pytest.raises(ValueError) as info:  # not MemoryError, not numpy's "maximum dimension exceeded"
+        datasets.load_idx(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert shape in message
+    assert ("more than this gzip file can hold" if compress else "found 0 (the file is cut short") in message
+
+
+def test_load_idx_size_bound_admits_the_most_compressible_gzip(tmp_path):
+    zeros = np.zeros((4, 1024, 1024), dtype=np.uint8)  # compresses close to deflate's 1032:1 limit
+    path = tmp_path / "zeros.gz"
+    path.write_bytes(gzip.compress(idx_bytes(zeros), compresslevel=9))
+    np.testing.assert_array_equal(datasets.load_idx(path), zeros)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_load_idx_from_a_pipe_refuses_a_size_numpy_cannot_allocate(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)  # a pipe has no size to check against: the header alone must be judged
+    writer = threading.Thread(target=path.write_bytes, args=(HUGE_HEADERS["beyond numpy"][0],))
+    writer.start()
+    try:
+        with pytest.raises(ValueError, match=r"pipe: corrupt header: .* more than numpy can allocate"):
+            datasets.load_idx(path)
+    finally:
+        writer.join(timeout=5)
+
+
 def test_load_idx_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         datasets.load_idx(tmp_path / "nope.gz")

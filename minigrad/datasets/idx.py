@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ IDX_DTYPES: dict[int, np.dtype] = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # bytes per read/decompress step: bounds memory beyond the output array
+# Deflate encodes at most 258 bytes in 2 bits, so n compressed bytes never hold more than 1032 * n.
+# This bounds a gzip file's content exactly, unlike its ISIZE trailer (size mod 2**32, last member only).
+_MAX_DEFLATE_RATIO = 1032
 
 
 def load_idx(path: str | os.PathLike) -> np.ndarray:
@@ -39,11 +43,25 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
 def read_idx(path: str | os.PathLike, on_chunk: Callable[[bytes], Any] | None = None) -> np.ndarray:
     """load_idx, also passing every uncompressed byte, in order, to `on_chunk` (for checksums)."""
     with open(path, "rb") as file:
-        stream = _Stream(_uncompressed_chunks(path, file), on_chunk)
-        return _parse(path, stream)
+        head = file.read(2)
+        gzipped = head == _GZIP_MAGIC  # by content, not by name: users gunzip files and keep names, or not
+        limit = _content_limit(file, gzipped)
+        chunks = _gunzip_chunks(path, file, head) if gzipped else _raw_chunks(file, head)
+        return _parse(path, _Stream(chunks, on_chunk), limit)
 
 
-def _parse(path: str | os.PathLike, stream: _Stream) -> np.ndarray:
+def _content_limit(file: BinaryIO, gzipped: bool) -> tuple[int, bool] | None:
+    """(most uncompressed bytes the file can hold, whether exactly that many), known before reading.
+
+    None when the size is unknown (a pipe).
+    """
+    status = os.fstat(file.fileno())
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return (status.st_size * _MAX_DEFLATE_RATIO, False) if gzipped else (status.st_size, True)
+
+
+def _parse(path: str | os.PathLike, stream: _Stream, limit: tuple[int, bool] | None) -> np.ndarray:
     magic = stream.take(4)
     if len(magic) < 4:
         raise ValueError(f"{path}: truncated: an IDX file starts with 4 bytes of magic, found {len(magic)}")
@@ -62,6 +80,19 @@ def _parse(path: str | os.PathLike, stream: _Stream) -> np.ndarray:
     dtype = IDX_DTYPES[code]
     nbytes = math.prod(shape) * dtype.itemsize
     what = f"data for a {shape} {dtype.name} array"
+    # Refuse an impossible size before allocating it: a corrupt header must not cost a MemoryError.
+    header = 4 + 4 * ndim
+    if limit is not None and header + nbytes > limit[0]:
+        available, exact = limit[0] - header, limit[1]
+        if exact:
+            raise ValueError(f"{path}: truncated: expected {nbytes} bytes of {what}, found {available} "
+                             f"(the file is cut short or its header is corrupt)")
+        raise ValueError(f"{path}: corrupt header or truncated file: it declares a {shape} {dtype.name} array "
+                         f"({_human(nbytes)}), more than this gzip file can hold (at most {available} bytes: "
+                         f"deflate expands data at most {_MAX_DEFLATE_RATIO}-fold)")
+    if nbytes > np.iinfo(np.intp).max:
+        raise ValueError(f"{path}: corrupt header: it declares a {shape} {dtype.name} array ({_human(nbytes)}), "
+                         f"more than numpy can allocate")
 
     buffer = np.empty(nbytes, dtype=np.uint8)
     found = stream.readinto(buffer)
@@ -74,6 +105,16 @@ def _parse(path: str | os.PathLike, stream: _Stream) -> np.ndarray:
                          f"the file is corrupt or its header is wrong")
     array = buffer.view(dtype).reshape(shape)
     return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+
+
+def _human(nbytes: int) -> str:
+    """1099511627776 -> '1.0 TiB'."""
+    size, unit = float(nbytes), "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{size:.3g} {unit}" if unit != "bytes" else f"{nbytes} bytes"
 
 
 class _Stream:
@@ -119,14 +160,10 @@ class _Stream:
         return count
 
 
-def _uncompressed_chunks(path: str | os.PathLike, file: BinaryIO) -> Iterator[bytes]:
-    head = file.read(2)
-    if head == _GZIP_MAGIC:  # by content, not by name: users gunzip files and keep names, or not
-        yield from _gunzip_chunks(path, file, head)
-    else:
-        yield head
-        while chunk := file.read(_CHUNK):
-            yield chunk
+def _raw_chunks(file: BinaryIO, head: bytes) -> Iterator[bytes]:
+    yield head
+    while chunk := file.read(_CHUNK):
+        yield chunk
 
 
 def _gunzip_chunks(path: str | os.PathLike, file: BinaryIO, pending: bytes) -> Iterator[bytes]:
