@@ -116,6 +116,41 @@ def test_graph_refuses_a_bad_suffix_before_loading_any_data(tmp_path, monkeypatc
     assert not (tmp_path / "graph.pdf").exists()
 
 
+@pytest.mark.parametrize("output, says", [
+    ("notes.txt/graph.svg", "notes.txt is not a writable folder"),
+    ("/dev/null/graph.dot", "/dev/null is not a writable folder"),
+    ("pictures.svg", "-o pictures.svg is a folder; give a file path such as pictures.svg/graph.svg"),
+])
+def test_graph_refuses_an_unwritable_output_before_loading_any_data(tmp_path, monkeypatch, capsys, output, says):
+    import viz.cli
+
+    def no_loading(name):
+        raise AssertionError("graph loaded the dataset before checking that the output can be written")
+
+    monkeypatch.setattr(viz.cli, "load_dataset", no_loading)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "pictures.svg").mkdir()
+    assert main(["graph", "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minigrad graph: ") and says in err and len(err.strip().splitlines()) == 1
+
+
+def test_graph_says_which_file_it_could_not_write(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import viz
+
+    def full_disk(target, path, **options):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(viz, "render", full_disk)
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "--hidden", "8", "-o", "step.svg"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"minigrad graph: could not write the graph step.svg: {os.strerror(errno.ENOSPC)}"
+
+
 def test_a_corrupt_checkpoint_is_refused(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 this is not really a zip archive")
     result = minigrad(tmp_path, "train", "--resume", "bad.npz")

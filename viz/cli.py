@@ -1,7 +1,8 @@
 """The `minigrad` command: `train` (live dashboard or plain log), `graph` (one step's graph), `demo softmax`.
 
-Exit codes: 0 done, 1 the reader of stdout went away (a broken pipe), 2 bad arguments or input, or no
-Graphviz renderer for `graph` (one sentence on stderr, no traceback), 130 interrupted by Ctrl-C.
+Exit codes: 0 done, 1 the reader of stdout went away (a broken pipe) or a file could not be written once the
+work was done (one sentence on stderr), 2 bad arguments or input, or no Graphviz renderer for `graph` (one
+sentence on stderr, no traceback), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["VALIDATION_SIZE", "UsageError", "build_parser", "main"]
+__all__ = ["VALIDATION_SIZE", "UsageError", "WriteError", "build_parser", "main"]
 
 VALIDATION_SIZE = 5000  # the last 5,000 training images: never trained on, they give the val_* curves
 PLAIN_EVERY = 100  # batches between plain progress lines (at least four lines an epoch on small runs)
@@ -34,6 +35,10 @@ ARCHITECTURE = ("dataset", "hidden", "loss", "optimizer")
 
 class UsageError(Exception):
     """Bad arguments or input: main prints the message (one sentence) and exits with code 2."""
+
+
+class WriteError(Exception):
+    """An output file could not be written after the work (full disk, a folder gone): main says so, exit 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -292,15 +297,16 @@ def default_run_path(dataset: str) -> Path:
     return folder / "checkpoint.npz"
 
 
-def _check_writable(path: Path) -> None:
-    """Fail before training, not after it, when the checkpoint cannot be written (creates nothing)."""
+def _check_writable(path: Path, flag: str = "--save", what: str = "the checkpoint",
+                    example: str = "checkpoint.npz") -> None:
+    """Fail before the work, not after it, when `path` cannot be written (creates nothing)."""
     if path.is_dir():
-        raise UsageError(f"--save {path} is a folder; give a file path such as {path / 'checkpoint.npz'}")
+        raise UsageError(f"{flag} {path} is a folder; give a file path such as {path / example}")
     existing = path.absolute().parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write the checkpoint {path}: {existing} is not a writable folder")
+        raise UsageError(f"cannot write {what} {path}: {existing} is not a writable folder")
 
 
 class _StopFlag:
@@ -584,6 +590,11 @@ def graph(args: argparse.Namespace) -> int:
     if suffix not in SUPPORTED_SUFFIXES:
         raise UsageError(f"minigrad graph: cannot write '{args.output}': the suffix {suffix or '(none)'} is not "
                          f"supported; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    output = Path(args.output)
+    try:  # a file where a folder should be (-o notes.txt/graph.svg): say so before any work, as train does
+        _check_writable(output, flag="-o", what="the graph", example=f"graph{suffix}")
+    except UsageError as e:
+        raise UsageError(f"minigrad graph: {e}") from None
     use_one_blas_thread()
     (images, labels), _ = load_dataset("mnist")
     x, y = _as_inputs(images[:16]), np.asarray(labels[:16], dtype=np.int64)
@@ -591,11 +602,13 @@ def graph(args: argparse.Namespace) -> int:
     loss = make_loss(args.loss)(y, model(x))
     loss.backward()  # the drawing shows the gradients; no optimizer step, it would not change the picture
     try:
-        path = viz.render(loss, args.output)
+        path = viz.render(loss, output)
     except viz.RenderError as e:  # no Graphviz engine: the environment, not a bug (exit 2, one sentence)
         raise UsageError(f"minigrad graph: {e}") from None
     except ValueError as e:  # e.g. an unsupported suffix
         raise UsageError(f"minigrad graph: {e}") from None
+    except OSError as e:  # the folder checked above changed, or the disk is full: nothing was written
+        raise WriteError(f"minigrad graph: could not write the graph {output}: {e.strerror or e}") from None
     print(path)
     return 0
 
@@ -623,6 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(str(e), file=sys.stderr)
         return 2
+    except WriteError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl-C outside training (loading data, evaluating): nothing to save
         print("interrupted", file=sys.stderr)
