@@ -350,6 +350,31 @@ def test_load_weights_of_a_corrupt_file(tmp_path):
         course_net().load_weights(tmp_path / "missing.npz")
 
 
+def test_load_weights_of_a_single_npy_array_or_garbage_says_what_it_is(tmp_path):
+    single = tmp_path / "s.npy"
+    np.save(single, np.zeros(3))
+    with pytest.raises(ValueError, match=r"'.*s\.npy' is not a readable .npz .*single array saved with np.save"):
+        course_net().load_weights(single)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"garbage: neither a zip archive nor a numpy array")
+    with pytest.raises(ValueError) as info:
+        course_net().load_weights(garbage)
+    assert str(garbage) in str(info.value) and "not an .npz archive" in str(info.value)
+    assert "pickle" not in str(info.value)  # numpy's hint points at the wrong problem
+
+
+def test_save_weights_into_a_missing_folder_names_the_users_path(tmp_path):
+    model = course_net()
+    model(np.zeros((1, 4)))
+    path = tmp_path / "nodir" / "x.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        model.save_weights(path)
+    message = str(info.value)
+    assert f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist" in message
+    assert ".tmp" not in message  # the temporary file is an implementation detail
+    assert os.listdir(tmp_path) == []
+
+
 def test_save_weights_of_an_unbuilt_model():
     with pytest.raises(ValueError, match="not built yet"):
         course_net().save_weights("never-written.npz")

@@ -409,9 +409,13 @@ class Model(Module):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                # The OS names the temporary file, which the user never asked for: name their path.
+                raise type(exc)(exc.errno, f"save_weights: cannot write {path!r}: {_write_problem(path, exc)}") \
+                    from None
             raise
 
     def load_weights(self, path: str | os.PathLike) -> None:
@@ -421,14 +425,7 @@ class Model(Module):
         do not match this model.
         """
         path = os.fspath(path)
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {key: f[key] for key in f.files}
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # truncated or foreign
-            raise ValueError(f"load_weights: {path} is not a readable .npz weights file ({exc})") from None
-        self.set_weights(arrays, source=path)
+        self.set_weights(read_npz(path, "load_weights"), source=path)
 
     def set_weights(self, arrays: dict[str, np.ndarray], source: str = "the weights") -> None:
         """Copy {key: array} into the parameters in place (checked first: all or nothing)."""
@@ -554,6 +551,33 @@ def _shape_text(shape: tuple | None) -> str:
 
 def _count(module: Any) -> int:
     return sum(t.size for t in module.parameters()) if isinstance(module, Module) else 0
+
+
+def read_npz(path: str | os.PathLike, who: str) -> dict[str, np.ndarray]:
+    """{name: array} of an .npz archive; ValueError naming `path` when it is not one (FileNotFoundError kept)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.save's single array, not an archive
+            raise ValueError("it is a single array saved with np.save, not an .npz archive "  # noqa: TRY004
+                             "as model.save_weights writes")
+        with loaded as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # truncated or foreign
+        # numpy's message for a file that is not an archive suggests allow_pickle, which is not the problem
+        why = "it is not an .npz archive" if "pickle" in str(exc) else str(exc)
+        raise ValueError(f"{who}: {os.fspath(path)!r} is not a readable .npz weights file ({why})") from None
+
+
+def _write_problem(path: str, exc: OSError) -> str:
+    """Why writing `path` failed, for a person: a missing folder is the usual case and deserves a fix."""
+    folder = os.path.dirname(path) or "."
+    if isinstance(exc, FileNotFoundError) and not os.path.isdir(folder):
+        return f"the folder {folder!r} does not exist; create it first"
+    if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+        return "it is a folder; give a file name inside it"
+    return exc.strerror or str(exc)
 
 
 def _check_weights(items: list[tuple[str, Tensor]], arrays: dict[str, np.ndarray], source: str) -> None:
