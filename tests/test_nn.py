@@ -308,6 +308,42 @@ def test_load_weights_keeps_optimizer_views(tmp_path):
     np.testing.assert_array_equal(model.parameters()[0].data, other.parameters()[0].data)
 
 
+def test_set_weights_takes_keras_list_of_arrays():
+    model = nn.Sequential([nn.Dense(3, activation="relu"), nn.Dense(2)])
+    model(np.zeros((1, 4)))
+    weights = list(model.weights_by_key().values())
+    assert [w.shape for w in weights] == [(4, 3), (3,), (3, 2), (2,)]  # kernel, bias per layer, as Keras
+    for array, parameter in zip(weights, model.parameters(), strict=True):
+        np.testing.assert_array_equal(array, parameter.data)
+        assert not np.shares_memory(array, parameter.data)  # copies: editing them changes nothing
+
+    other = nn.Sequential([nn.Dense(3, activation="relu"), nn.Dense(2)])
+    other(np.zeros((1, 4)))
+    other.set_weights(weights)
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+    other.set_weights([w * 2 for w in weights])  # any list of that shape, Keras' usual round trip
+    np.testing.assert_array_equal(other.parameters()[2].data, weights[2] * 2)
+    assert set(model.weights_by_key()) == {"layer0.kernel", "layer0.bias", "layer1.kernel", "layer1.bias"}
+
+
+def test_set_weights_refuses_a_wrong_list_and_changes_nothing():
+    model = nn.Sequential([nn.Dense(3), nn.Dense(2)])
+    model(np.zeros((1, 4)))
+    before = list(model.weights_by_key().values())
+    with pytest.raises(ValueError, match=r"got 3 arrays but the model has 4 weights \(layer0.kernel \(4, 3\)"):
+        model.set_weights(before[:3])
+    wrong = [before[0], before[1], np.zeros((2, 3)), before[3]]
+    with pytest.raises(ValueError, match=r"array 2 has shape \(2, 3\) but weight 2 \(layer1.kernel, .*\(3, 2\)"):
+        model.set_weights(wrong)
+    with pytest.raises(TypeError, match="list of arrays"):
+        model.set_weights(before[0])
+    for value, kept in zip(model.weights_by_key().values(), before, strict=True):
+        np.testing.assert_array_equal(value, kept)
+    with pytest.raises(ValueError, match="not built yet"):
+        nn.Sequential([nn.Dense(3)]).set_weights(before[:2])
+
+
 def test_mismatched_weights_are_refused_naming_the_mismatch(tmp_path):
     small = course_net()
     small(np.zeros((1, 784)))

@@ -392,7 +392,13 @@ class Model(Module):
 
     # ----- weights files ------------------------------------------------------------------
     def get_weights(self) -> dict[str, np.ndarray]:
-        """{key: copy of the values}, keyed as in weights files (`layer0.kernel`, ...)."""
+        """{key: copy of the values}, keyed as in weights files; list(...values()) is Keras' list."""
+        # NOTE: Keras returns the list; this stays a dict only while viz/cli.py builds its checkpoints
+        # from it. Once that calls weights_by_key(), return [t.data.copy() ...] in parameters() order.
+        return self.weights_by_key()
+
+    def weights_by_key(self) -> dict[str, np.ndarray]:
+        """{key: copy of the values}, keyed as in weights files and checkpoints (`layer0.kernel`, ...)."""
         return {key: t.data.copy() for key, t in self._weight_items()}
 
     def save_weights(self, path: str | os.PathLike) -> None:
@@ -425,10 +431,39 @@ class Model(Module):
         do not match this model.
         """
         path = os.fspath(path)
-        self.set_weights(read_npz(path, "load_weights"), source=path)
+        self._set_weights_by_key(read_npz(path, "load_weights"), source=path)
 
-    def set_weights(self, arrays: dict[str, np.ndarray], source: str = "the weights") -> None:
-        """Copy {key: array} into the parameters in place (checked first: all or nothing)."""
+    def set_weights(self, weights: list[Any] | dict[str, np.ndarray], source: str = "the weights") -> None:
+        """Copy `get_weights()`'s list (or `weights_by_key()`'s dict) into the parameters in place.
+
+        Everything is checked first (count, shapes, numbers): all or nothing. Only a dict can build
+        an unbuilt model, since its keys say which layer each array belongs to.
+        """
+        if isinstance(weights, dict):
+            self._set_weights_by_key(weights, source)
+            return
+        if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, (list, tuple)):
+            raise TypeError(f"set_weights: expected a list of arrays as get_weights() returns, "
+                            f"got {type(weights).__name__}")
+        if not self.built:
+            raise ValueError("set_weights: the model is not built yet; call it on one batch of inputs first "
+                             "(a list of arrays does not say which layer each belongs to)")
+        items = self._weight_items()
+        if len(weights) != len(items):
+            raise ValueError(f"set_weights: got {len(weights)} arrays but the model has {len(items)} weights "
+                             f"({', '.join(f'{key} {t.shape}' for key, t in items)})")
+        arrays = [np.asarray(w) for w in weights]
+        for i, ((key, t), array) in enumerate(zip(items, arrays, strict=True)):
+            if array.shape != t.shape:
+                raise ValueError(f"set_weights: array {i} has shape {array.shape} but weight {i} ({key}, "
+                                 f"{t.name}) has shape {t.shape}")
+            if array.dtype.kind not in "fiu":
+                raise TypeError(f"set_weights: array {i} ({key}) holds {array.dtype} values, not numbers")
+        for (_, t), array in zip(items, arrays, strict=True):
+            # In place: an optimizer bound to these parameters keeps them as views of its flat buffer.
+            np.copyto(t.data, array, casting="same_kind")
+
+    def _set_weights_by_key(self, arrays: dict[str, np.ndarray], source: str) -> None:
         newly_built = self._build_from_weights(arrays, source)
         try:
             items = self._weight_items()
