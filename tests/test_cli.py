@@ -221,6 +221,29 @@ def test_resume_refuses_another_architecture(two_epochs, tmp_path):
     assert result.returncode == 2 and "layer0.kernel" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch, capsys):
+    import viz.cli
+
+    gathers, take = [], np.take  # viz.cli.np is numpy itself: keep the real take before replacing it
+
+    def take_after_ctrl_c(*args, **kwargs):
+        gathers.append(1)
+        if len(gathers) == 2:  # epoch 2's gather: after epoch 1's fit and save, before epoch 2's fit
+            os.kill(os.getpid(), signal.SIGINT)
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(viz.cli.np, "take", take_after_ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--epochs", "3", "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+    out = capsys.readouterr().out
+    assert code == 130
+    saved = load_checkpoint(tmp_path / "ck.npz")
+    assert (saved.epoch, saved.batch) == (1, 0)  # epoch 2 was not trained
+    assert [line.split()[1] for line in epoch_lines(out)] == ["1/3"]
+    assert "interrupted after epoch 1; checkpoint saved to ck.npz" in out
+    assert "resume with: " in out and "train --resume ck.npz" in out
+
+
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     # 100 batches an epoch (~0.1 s): 30 epochs leave seconds of training after the signal point, so the
     # signal lands mid-training even on a loaded machine; the checks below then train only to the cut's epoch

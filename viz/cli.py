@@ -445,8 +445,11 @@ class TrainingRun:
         """Checkpoint and metrics, atomically, at the current position."""
         from viz.checkpoint import Checkpoint, save_checkpoint, write_metrics
 
+        # A checkpoint needs the weights by key (`layer0.kernel`): Model.weights_by_key() gives them where
+        # get_weights() is Keras' list; older models returned the dict from get_weights() itself
+        by_key = getattr(self.model, "weights_by_key", self.model.get_weights)
         save_checkpoint(self.save_path, Checkpoint(
-            weights=self.model.get_weights(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
+            weights=by_key(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
             batch=self.batch, partial=self.partial, history=self.history, args=self.settings.as_dict()))
         write_metrics(self.metrics_path, self.history)
 
@@ -465,6 +468,13 @@ class TrainingRun:
                 if self._x_epoch is None:
                     self._x_epoch = np.empty_like(self.x_train)
                 x_epoch = np.take(self.x_train, order, axis=0, out=self._x_epoch[:len(order)], mode="clip")
+            # A Ctrl-C since the last fit (during the save, the gather or the probes) only set the flag:
+            # fit installs its own handler with a fresh one, so without this check it would train a whole
+            # epoch more. Saving again costs little and gives the resume hint a file even before epoch 1.
+            if stop.requested:
+                self.save()
+                return False
+            if len(order):
                 fitted = self.model.fit(x_epoch, self.y_train[order], batch_size=s.batch_size,
                                         epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=0,
                                         validation_data=(self.x_val, self.y_val), callbacks=[monitor])
