@@ -190,6 +190,23 @@ def test_learning_rate_scheduler():
     assert model.optimizer.learning_rate == pytest.approx(0.025)
 
 
+def test_learning_rate_scheduler_takes_a_schedule_of_the_epoch_alone():
+    x, y = blobs(40)
+    model = compiled(optimizer=optim.SGD(learning_rate=0.1))
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[nn.LearningRateScheduler(lambda e: 1e-3 * 0.5 ** e)])
+    assert history.history["learning_rate"] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+
+
+def test_learning_rate_scheduler_keeps_the_schedules_own_type_error():
+    def schedule(epoch, lr):
+        return lr + "0.5"  # a bug in the schedule: retrying as schedule(epoch) would hide it
+    x, y = blobs(40)
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+: 'float' and 'str'"):
+        compiled().fit(x, y, epochs=1, verbose=0, callbacks=[nn.LearningRateScheduler(schedule)])
+    with pytest.raises(TypeError, match=r"must take \(epoch\) or \(epoch, lr\); <lambda> takes \(\)"):
+        nn.LearningRateScheduler(lambda: 0.1)
+
+
 # ----- Ctrl-C ------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")

@@ -10,6 +10,7 @@ A callback stops training by setting `self.model.stop_training = True`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -77,16 +78,31 @@ class History(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets the optimizer's learning rate at each epoch's start to `schedule(epoch, lr)` (Keras)."""
+    """Sets the optimizer's learning rate at each epoch's start to `schedule(epoch, lr)` or `schedule(epoch)` (Keras)."""
 
-    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+    def __init__(self, schedule: Callable[[int, float], float] | Callable[[int], float], verbose: int = 0) -> None:
         super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be a function of (epoch) or (epoch, lr), "
+                            f"got {type(schedule).__name__}")
         self.schedule = schedule
         self.verbose = verbose
+        self._takes_lr = _takes_lr(schedule)
+
+    def _call_schedule(self, epoch: int, lr: float) -> Any:
+        if self._takes_lr is True:
+            return self.schedule(epoch, lr)
+        if self._takes_lr is False:
+            return self.schedule(epoch)
+        # No signature to read (some builtins and C callables): Keras' own fallback.
+        try:
+            return self.schedule(epoch, lr)
+        except TypeError:
+            return self.schedule(epoch)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
-        lr = float(self.schedule(epoch, float(optimizer.learning_rate)))
+        lr = float(self._call_schedule(epoch, float(optimizer.learning_rate)))
         if not lr > 0:
             raise ValueError(f"LearningRateScheduler: the schedule gave learning rate {lr} for epoch {epoch}")
         optimizer.learning_rate = lr
@@ -96,6 +112,26 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _takes_lr(schedule: Callable[..., Any]) -> bool | None:
+    """Whether `schedule` is called (epoch, lr) or (epoch), from its signature; None if it has none.
+
+    Deciding up front, rather than on a TypeError as Keras does, keeps a TypeError raised inside the
+    schedule from being mistaken for the wrong number of arguments.
+    """
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):
+        return None
+    for arguments, takes_lr in (((0, 0.1), True), ((0,), False)):
+        try:
+            signature.bind(*arguments)
+        except TypeError:
+            continue
+        return takes_lr
+    raise TypeError(f"LearningRateScheduler: the schedule must take (epoch) or (epoch, lr); "
+                    f"{getattr(schedule, '__name__', schedule)!s} takes {signature}")
 
 
 def _hook(callback: Any, name: str, alias: str | None = None) -> Callable[..., Any] | None:
