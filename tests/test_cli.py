@@ -244,6 +244,30 @@ def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch
     assert "resume with: " in out and "train --resume ck.npz" in out
 
 
+@pytest.mark.parametrize("epochs, says", [
+    ("1", "minigrad train: training finished (1 epoch), but could not write the checkpoint ck.npz"),
+    ("3", "minigrad train: stopped after epoch 1 (of 3) because it could not write the checkpoint ck.npz"),
+])
+def test_a_checkpoint_that_cannot_be_written_is_one_sentence_and_exit_1(tmp_path, monkeypatch, capsys,
+                                                                         epochs, says):
+    import errno
+
+    import viz.checkpoint
+
+    def full_disk(fd):  # what a full disk does after the checks: the write fails at the last moment
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(viz.checkpoint.os, "fsync", full_disk)
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--epochs", epochs, "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.strip() == (f"{says} ({os.strerror(errno.ENOSPC)}): the weights trained since the last "
+                                    "checkpoint are not saved")
+    assert [line.split()[1] for line in epoch_lines(captured.out)] == [f"1/{epochs}"]  # no epoch after it
+    assert list(tmp_path.iterdir()) == []  # the atomic write left neither a checkpoint nor a temp file
+
+
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     # 100 batches an epoch (~0.1 s): 30 epochs leave seconds of training after the signal point, so the
     # signal lands mid-training even on a loaded machine; the checks below then train only to the cut's epoch

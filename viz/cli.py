@@ -442,16 +442,27 @@ class TrainingRun:
                        digit_labels=self.y_test[shown], probe=self.probabilities, layers=layers)
 
     def save(self) -> None:
-        """Checkpoint and metrics, atomically, at the current position."""
+        """Checkpoint and metrics, atomically, at the current position; an OSError -> WriteError naming the file."""
         from viz.checkpoint import Checkpoint, save_checkpoint, write_metrics
 
         # A checkpoint needs the weights by key (`layer0.kernel`): Model.weights_by_key() gives them where
         # get_weights() is Keras' list; older models returned the dict from get_weights() itself
         by_key = getattr(self.model, "weights_by_key", self.model.get_weights)
-        save_checkpoint(self.save_path, Checkpoint(
+        checkpoint = Checkpoint(
             weights=by_key(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
-            batch=self.batch, partial=self.partial, history=self.history, args=self.settings.as_dict()))
-        write_metrics(self.metrics_path, self.history)
+            batch=self.batch, partial=self.partial, history=self.history, args=self.settings.as_dict())
+        # _check_writable cannot foresee a full disk or a folder that refuses even root (/proc): the OS error
+        # names the temporary file, so say which of the user's files was not written, and why
+        try:
+            save_checkpoint(self.save_path, checkpoint)
+        except OSError as e:
+            raise WriteError(f"could not write the checkpoint {self.save_path} ({e.strerror or e}): the "
+                             "weights trained since the last checkpoint are not saved") from None
+        try:
+            write_metrics(self.metrics_path, self.history)
+        except OSError as e:
+            raise WriteError(f"could not write the metrics {self.metrics_path} ({e.strerror or e}), though the "
+                             f"checkpoint {self.save_path} was saved") from None
 
     def train(self, monitor: Any, stop: _StopFlag) -> bool:
         """Fit epoch by epoch (each in its seeded order), saving after each; False if interrupted."""
@@ -567,6 +578,11 @@ def train(args: argparse.Namespace) -> int:
             finished = run.train(monitor, stop)
             if not finished and live:
                 monitor.status = "interrupted"
+    except WriteError as e:  # the epochs trained live only in memory now: say how far the run got
+        epochs = run.settings.epochs
+        done = (f"training finished ({epochs} epoch{'' if epochs == 1 else 's'}), but" if run.epoch >= epochs
+                else f"stopped {run.resume_point()} (of {epochs}) because it")
+        raise WriteError(f"minigrad train: {done} {e}") from None
     except KeyboardInterrupt:  # a second Ctrl-C stops mid-batch: the weights may be half-updated, keep the file
         if run.save_path.exists():
             say(f"stopped at once by a second Ctrl-C; the last checkpoint ({run.resume_point()}) is {run.save_path}")
