@@ -445,11 +445,9 @@ class TrainingRun:
         """Checkpoint and metrics, atomically, at the current position; an OSError -> WriteError naming the file."""
         from viz.checkpoint import Checkpoint, save_checkpoint, write_metrics
 
-        # A checkpoint needs the weights by key (`layer0.kernel`): Model.weights_by_key() gives them where
-        # get_weights() is Keras' list; older models returned the dict from get_weights() itself
-        by_key = getattr(self.model, "weights_by_key", self.model.get_weights)
+        # by key (`layer0.kernel`), not Keras' get_weights() list: the keys let a resume check the layers
         checkpoint = Checkpoint(
-            weights=by_key(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
+            weights=self.model.weights_by_key(), optimizer_state=self.optimizer.state_dict(), epoch=self.epoch,
             batch=self.batch, partial=self.partial, history=self.history, args=self.settings.as_dict())
         # _check_writable cannot foresee a full disk or a folder that refuses even root (/proc): the OS error
         # names the temporary file, so say which of the user's files was not written, and why
