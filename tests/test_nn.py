@@ -311,7 +311,8 @@ def test_load_weights_keeps_optimizer_views(tmp_path):
 def test_set_weights_takes_keras_list_of_arrays():
     model = nn.Sequential([nn.Dense(3, activation="relu"), nn.Dense(2)])
     model(np.zeros((1, 4)))
-    weights = list(model.weights_by_key().values())
+    weights = model.get_weights()
+    assert isinstance(weights, list)
     assert [w.shape for w in weights] == [(4, 3), (3,), (3, 2), (2,)]  # kernel, bias per layer, as Keras
     for array, parameter in zip(weights, model.parameters(), strict=True):
         np.testing.assert_array_equal(array, parameter.data)
@@ -353,8 +354,8 @@ def test_mismatched_weights_are_refused_naming_the_mismatch(tmp_path):
     before = wide.get_weights()
     with pytest.raises(ValueError, match=r"'layer0.kernel' has shape \(784, 25\) in the file but \(784, 30\)"):
         wide.load_weights(tmp_path / "small.npz")
-    for key, value in wide.get_weights().items():
-        np.testing.assert_array_equal(value, before[key])  # nothing was changed
+    for value, kept in zip(wide.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(value, kept)  # nothing was changed
 
     deeper = nn.Sequential([nn.Dense(25), nn.Dense(15), nn.Dense(10), nn.Dense(3)])
     deeper(np.zeros((1, 784)))

@@ -391,11 +391,9 @@ class Model(Module):
         return result
 
     # ----- weights files ------------------------------------------------------------------
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """{key: copy of the values}, keyed as in weights files; list(...values()) is Keras' list."""
-        # NOTE: Keras returns the list; this stays a dict only while viz/cli.py builds its checkpoints
-        # from it. Once that calls weights_by_key(), return [t.data.copy() ...] in parameters() order.
-        return self.weights_by_key()
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights as numpy arrays, in `parameters()` order (kernel, bias per layer), as Keras."""
+        return [t.data.copy() for _, t in self._weight_items()]
 
     def weights_by_key(self) -> dict[str, np.ndarray]:
         """{key: copy of the values}, keyed as in weights files and checkpoints (`layer0.kernel`, ...)."""
