@@ -171,6 +171,16 @@ def test_a_renamed_layer_runs_in_its_new_scope():
     assert layer.kernel.name == "encoder.kernel"
 
 
+@pytest.mark.parametrize("bad", ["a/b", "", 3])
+def test_the_name_setter_refuses_what_the_constructor_refuses(bad):
+    with pytest.raises(ValueError, match="name must be a non-empty string without '/'"):
+        nn.Dense(2, name=bad)
+    layer = nn.Dense(2, name="encoder")
+    with pytest.raises(ValueError, match="name must be a non-empty string without '/'"):
+        layer.name = bad
+    assert layer.name == "encoder"  # a refused name changes nothing
+
+
 # ----- Module ------------------------------------------------------------------------------
 
 class TwoLayer(nn.Module):

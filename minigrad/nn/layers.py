@@ -169,8 +169,8 @@ class Layer(Module):
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         super().__init__()
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
+        if name is not None:
+            self._check_name(name)
         self._name = name
         self._auto_named = name is None
         self._scope: scope | None = None  # made once per name: a layer enters it on every call
@@ -187,7 +187,13 @@ class Layer(Module):
 
     @name.setter
     def name(self, value: str) -> None:
+        self._check_name(value)
         self._set_name(value, auto=False)
+
+    def _check_name(self, name: Any) -> None:
+        # '/' separates scopes ("dense_1/softmax"): a name holding one would split the layer's cluster.
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
 
     def _set_name(self, value: str, auto: bool) -> None:
         self._name = value
