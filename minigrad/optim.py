@@ -159,7 +159,7 @@ class Optimizer:
         self._params = unique
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self.load_state_dict(pending)
+            self.load_state_dict({"optimizer": self.name, **pending})  # the slot arrays kept before binding
 
     def bound_to(self, params: list[Tensor]) -> bool:
         """True when bound to exactly these parameters, in this order."""
@@ -218,10 +218,29 @@ class Optimizer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict()` returned (also after a trip through np.savez/np.load)."""
         state = dict(state)
-        kind = _plain(state.get("optimizer", self.name))
+        if "optimizer" not in state:
+            raise ValueError(f"{self.name}.load_state_dict: this is not an optimizer state (it has no "
+                             f"'optimizer' entry; keys: {', '.join(map(str, list(state)[:5])) or 'none'}); "
+                             "pass what optimizer.state_dict() returned")
+        kind = _plain(state["optimizer"])
         if str(kind).lower() != self.name.lower():
             raise ValueError(f"{self.name}.load_state_dict: the state is for {kind}, not {self.name}")
+        known = {"optimizer", "iterations", *self.hyperparameter_names}
+        unknown = [k for k in state if k not in known and not _slot_key(k, self.slot_names)]
+        if unknown:
+            raise ValueError(f"{self.name}.load_state_dict: unknown entry '{unknown[0]}' in the state (an "
+                             f"{self.name} state holds 'optimizer', 'iterations', "
+                             f"{', '.join(repr(n) for n in self.hyperparameter_names)} and "
+                             f"{' and '.join(repr(f'{n}.<i>') for n in self.slot_names) or 'no'} arrays)")
         slots = {k: np.asarray(v) for k, v in state.items() if _slot_key(k, self.slot_names)}
+        if self.slot_names and not slots and int(_plain(state.get("iterations", -1))) != 0:
+            # Only a state saved before any step (iterations 0) has no slot arrays: loading this one
+            # would silently start the moments from zero in the middle of training.
+            taken = f"says {_plain(state['iterations'])} steps were taken" if "iterations" in state else \
+                "has no 'iterations'"
+            raise ValueError(f"{self.name}.load_state_dict: the state {taken} but holds none of the "
+                             f"{'/'.join(self.slot_names)} arrays; it is incomplete (save all of "
+                             "optimizer.state_dict())")
         if self._params is not None and slots:  # no slot arrays: a state saved before any binding (zeros)
             self._check_slots(slots)
         hyper = {name: _plain(state[name]) for name in self.hyperparameter_names if name in state}

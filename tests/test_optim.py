@@ -281,3 +281,26 @@ def test_zero_grad():
         p.grad = mg.Tensor(np.ones(p.shape, np.float32))
     opt.zero_grad()
     assert all(p.grad is None for p in params)
+
+
+@pytest.mark.parametrize("state, message", [
+    ({}, "not an optimizer state"),
+    ({"foo": 1}, "not an optimizer state .* keys: foo"),
+    ({"optimizer": "Adam", "iterations": 1, "foo": 2}, "unknown entry 'foo'"),
+    ({"optimizer": "Adam", "iterations": 5}, "says 5 steps were taken but holds none of the m/v arrays"),
+    ({"optimizer": "Adam"}, "has no 'iterations'"),
+])
+def test_load_state_dict_refuses_states_that_would_silently_reset_the_moments(state, message) -> None:
+    w = mg.Tensor(np.ones(3), requires_grad=True)
+    opt = optim.Adam([w])
+    w.grad = mg.Tensor(np.ones(3))
+    opt.step()
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(state)
+    after = opt.state_dict()
+    assert after["iterations"] == 1
+    np.testing.assert_array_equal(after["m.0"], before["m.0"])  # nothing changed
+    fresh = optim.Adam(learning_rate=1e-3).state_dict()  # saved before any step: no arrays, 0 steps
+    opt.load_state_dict(fresh)
+    assert opt.iterations == 0 and not opt.state_dict()["m.0"].any()
