@@ -129,6 +129,52 @@ def test_explicit_names_are_kept_and_skipped_by_auto_names():
     assert [layer.name for layer in model.layers] == ["dense_1", "dense", "head"]
 
 
+def test_two_layers_with_one_name_are_refused_naming_it():
+    with pytest.raises(ValueError, match=r"two layers are named 'a' \(layers.0 and layers.1\).*unique"):
+        nn.Sequential([nn.Dense(3, name="a"), nn.Dense(2, name="a")])
+    model = nn.Sequential([nn.Dense(3, name="a")])
+    with pytest.raises(ValueError, match="two layers are named 'a'"):
+        model.add(nn.Dense(2, name="a"))
+    assert len(model.layers) == 1  # the refused layer is not kept
+    model.add(nn.Dense(2))
+    assert [layer.name for layer in model.layers] == ["a", "dense"]
+
+
+def test_a_custom_module_with_two_layers_of_one_name_is_refused_on_first_call():
+    class Twins(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [nn.Dense(3, name="same"), nn.Dense(2, name="same")]
+
+        def forward(self, x):
+            return self.blocks[1](self.blocks[0](x))
+
+    with pytest.raises(ValueError, match=r"two layers are named 'same' \(blocks.0 and blocks.1\)"):
+        Twins()(np.ones((1, 4)))
+
+
+def test_a_layer_reused_in_a_second_model_keeps_its_name():
+    shared = nn.Dense(3)
+    first = nn.Sequential([shared])
+    first(np.zeros((1, 4)))
+    second = nn.Sequential([nn.Dense(4), shared])
+    assert shared.name == "dense" and shared.kernel.name == "dense.kernel"
+    assert [n for n, _ in first.named_parameters()] == ["dense.kernel", "dense.bias"]
+    assert [layer.name for layer in second.layers] == ["dense_1", "dense"]  # the newcomer steps aside
+    named = nn.Sequential([nn.Dense(2, name="head")])
+    nn.Sequential([named.layers[0], nn.Dense(2)])
+    assert named.layers[0].name == "head"
+
+
+def test_layers_named_outside_a_model_are_renamed_uniquely_inside_it():
+    a, b = nn.Dense(2), nn.Dense(2)
+    a(np.zeros((1, 3)))
+    b(np.zeros((1, 3)))  # both called on their own: both "dense" for now
+    model = nn.Sequential([a, b])
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1"]
+    assert b.kernel.name == "dense_1.kernel"
+
+
 def test_each_layer_runs_in_its_scope():
     model = course_net("softmax")
     out = model(mg.Tensor(np.ones((2, 6), np.float32)))

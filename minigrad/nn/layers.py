@@ -172,7 +172,9 @@ class Layer(Module):
         if name is not None:
             self._check_name(name)
         self._name = name
-        self._auto_named = name is None
+        # A provisional name (none yet, or the base name from use outside a model) is the model's to
+        # choose; once given by the user or by a model it is kept, as Keras keeps a reused layer's name.
+        self._name_provisional = name is None
         self._scope: scope | None = None  # made once per name: a layer enters it on every call
         self.dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.built = False
@@ -182,22 +184,22 @@ class Layer(Module):
     @property
     def name(self) -> str:
         if self._name is None:  # used on its own, outside a model: the base name
-            self._set_name(self.base_name, auto=True)
+            self._set_name(self.base_name, provisional=True)
         return self._name
 
     @name.setter
     def name(self, value: str) -> None:
         self._check_name(value)
-        self._set_name(value, auto=False)
+        self._set_name(value, provisional=False)
 
     def _check_name(self, name: Any) -> None:
         # '/' separates scopes ("dense_1/softmax"): a name holding one would split the layer's cluster.
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
 
-    def _set_name(self, value: str, auto: bool) -> None:
+    def _set_name(self, value: str, provisional: bool) -> None:
         self._name = value
-        self._auto_named = auto
+        self._name_provisional = provisional
         self._scope = None
         for role, t in self._own_parameters():
             t.name = f"{value}.{role}"

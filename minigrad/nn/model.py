@@ -496,14 +496,25 @@ class Sequential(Model):
         super().__init__(name or "sequential")
         self.layers: list[Module] = []
         for layer in layers or []:
-            self.add(layer)
+            self._check_layer(layer)
+            self.layers.append(layer)
+        # Named together, so explicit names anywhere in the list are skipped by the automatic ones.
+        self._assign_layer_names()
 
     def add(self, layer: Module) -> None:
-        """Append a layer (named dense, dense_1, ... when it has no name)."""
+        """Append a layer (named dense, dense_1, ... when it has no name); ValueError if its name is taken."""
+        self._check_layer(layer)
+        self.layers.append(layer)
+        try:
+            self._assign_layer_names()
+        except ValueError:
+            self.layers.pop()  # a refused layer leaves the model as it was
+            raise
+
+    @staticmethod
+    def _check_layer(layer: Any) -> None:
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential: layers must be nn layers (Modules), got {type(layer).__name__}")
-        self.layers.append(layer)
-        self._assign_layer_names()
 
     def forward(self, x: Any) -> Tensor:
         for layer in self.layers:

@@ -100,14 +100,28 @@ class Module:
         return self.train(False)
 
     def _assign_layer_names(self) -> None:
-        """Give unnamed layers below this module Keras-style names unique within it: dense, dense_1, ..."""
+        """Name the unnamed layers below this module Keras-style (dense, dense_1, ...), unique within it.
+
+        A layer that already has a name (the user's, or one a model gave it) keeps it, so a layer reused
+        in a second model is not renamed in the first. Two such layers with one name raise ValueError,
+        as Keras does: their parameters would share keys and their graph clusters would merge.
+        """
         from minigrad.nn.layers import Layer
 
-        layers = [m for m in self.modules() if isinstance(m, Layer) and m is not self]
-        taken = {layer._name for layer in layers if layer._name is not None and not layer._auto_named}
+        layers = [(path, m) for path, m in self.named_modules() if isinstance(m, Layer) and m is not self]
+        taken: dict[str, str] = {}  # name -> the path of the layer holding it
+        for path, layer in layers:
+            if layer._name_provisional:
+                continue
+            if layer._name in taken:
+                owner = getattr(self, "name", None)
+                where = f"{type(self).__name__} '{owner}'" if isinstance(owner, str) else type(self).__name__
+                raise ValueError(f"{where}: two layers are named {layer._name!r} ({taken[layer._name]} and "
+                                 f"{path}); layer names in a model must be unique, pass another name= to one")
+            taken[layer._name] = path
         counts: dict[str, int] = {}
-        for layer in layers:
-            if layer._name is not None and not layer._auto_named:
+        for path, layer in layers:
+            if not layer._name_provisional:
                 continue
             base = layer.base_name
             while True:
@@ -116,8 +130,8 @@ class Module:
                 candidate = base if k == 0 else f"{base}_{k}"
                 if candidate not in taken:
                     break
-            taken.add(candidate)
-            layer._set_name(candidate, auto=True)
+            taken[candidate] = path
+            layer._set_name(candidate, provisional=False)
         self._names_assigned = True
 
     def __repr__(self) -> str:
