@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
@@ -52,6 +53,9 @@ def epoch_lines(stdout: str) -> list[str]:
 @pytest.mark.parametrize("args, says", [
     (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["train", "--hidden", "25,abc"], "'abc' is not one"),
+    (["train", "--hidden", "2000000000"], "more than the 50,000,000 a run here holds in memory"),
+    (["train", "--hidden", "8000,8000"], "'8000,8000' makes a network of 70,368,010 weights"),
+    (["graph", "--hidden", "2000000000"], "--hidden: '2000000000' makes a network of 1,590,000,000,010"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--epochs", "-3"], "--epochs"),
     (["train", "--batch-size", "many"], "--batch-size"),
@@ -69,6 +73,16 @@ def test_bad_arguments_return_2_with_one_line(tmp_path, monkeypatch, capsys, arg
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "minigrad-runs").exists()
+
+
+def test_hidden_sizes_up_to_the_memory_bound_are_accepted():
+    from viz.cli import MAX_WEIGHTS, parse_hidden
+
+    assert parse_hidden("4096,4096") == (4096, 4096)  # 20 million weights: large, still trained
+    widest = (MAX_WEIGHTS - 10) // (785 + 10)  # one hidden layer: 785·h weights in, (h + 1)·10 out
+    assert parse_hidden(str(widest)) == (widest,)
+    with pytest.raises(argparse.ArgumentTypeError, match="more than the 50,000,000"):
+        parse_hidden(str(widest + 1))
 
 
 def test_manual_seed_takes_negative_seeds_as_pytorch_does():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import shlex
 import signal
@@ -31,6 +32,9 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
                    "Ankle boot")
 # settings a checkpoint's weights and optimizer state depend on: a resume must not change them
 ARCHITECTURE = ("dataset", "hidden", "loss", "optimizer")
+# Refused before any work: with gradients and Adam's two moments each weight costs 16 bytes in float32,
+# so this is ~0.8 GB; a larger --hidden ended in a MemoryError traceback (or the OOM killer) after the data load.
+MAX_WEIGHTS = 50_000_000
 
 
 class UsageError(Exception):
@@ -89,6 +93,12 @@ def parse_hidden(text: str) -> tuple[int, ...]:
             raise argparse.ArgumentTypeError(
                 f"expected comma-separated positive layer sizes such as 25,15, got {text!r} ({part!r} is not one)")
         sizes.append(int(part))
+    widths = (784, *sizes, 10)  # both datasets: 28x28 images, 10 classes
+    weights = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    if weights > MAX_WEIGHTS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} makes a network of {weights:,} weights (784 inputs, 10 classes), more than the "
+            f"{MAX_WEIGHTS:,} a run here holds in memory; use smaller layers such as 256,128")
     return tuple(sizes)
 
 
