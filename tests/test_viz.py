@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib
 import os
 import re
@@ -417,3 +418,14 @@ def test_render_backward_removes_the_frames_of_an_earlier_longer_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [p.name for p in frames] + ["step_009.svg", "step_notes.dot", "other.dot"])
     assert [p.name for p in frames] == ["step_000.dot", "step_001.dot"]
+
+
+@needs_engine
+def test_names_with_entities_and_control_characters_are_drawn_as_written() -> None:
+    """Graphviz reads &amp; in a label as '&' and a NUL byte breaks the file: both are escaped."""
+    x = mg.Tensor([1.0, 2.0], requires_grad=True, name="a&amp;b <c> \x00z")
+    dot = viz.to_dot(mg.trace((x * 2).sum()))
+    assert "\x00" not in dot
+    svg = viz.to_svg(mg.trace((x * 2).sum()))
+    texts = [html.unescape(t) for t in re.findall(r">([^<]*)</text>", svg)]
+    assert "a&amp;b <c> \\x00z" in texts

@@ -115,6 +115,10 @@ def build_drawing(target: Any, *, values: bool = False, grads: bool = False, sav
 
 
 def _quote(text: str) -> str:
+    """A DOT string that shows `text` as it is: Graphviz reads &name; as an HTML entity in labels (so
+    & is written &amp;), and a control character would end or corrupt the file (so it is spelled out)."""
+    text = text.replace("&", "&amp;")
+    text = "".join(ch if ch == "\n" or ord(ch) >= 32 else f"\\x{ord(ch):02x}" for ch in text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
