@@ -318,6 +318,23 @@ def test_summary_of_an_unbuilt_model_says_so():
     assert "not built yet" in lines[0] and "?" in lines[0]
 
 
+def test_summary_of_an_unbuilt_custom_model_shows_the_names_its_layers_will_have():
+    class TwoLayers(nn.Model):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = nn.Dense(4), nn.Dense(2)
+
+        def forward(self, x):
+            return self.second(self.first(x).relu())
+
+    model = TwoLayers()
+    before = []
+    model.summary(print_fn=before.append)
+    assert "dense (Dense)" in before[0] and "dense_1 (Dense)" in before[0]
+    model(np.zeros((1, 3), np.float32))
+    assert [layer.name for layer in (model.first, model.second)] == ["dense", "dense_1"]  # the same names
+
+
 # ----- weights files -----------------------------------------------------------------------
 
 def test_weights_round_trip_into_a_fresh_unbuilt_model(tmp_path):

@@ -78,6 +78,8 @@ class Model(Module):
 
         With `print_fn`, call it once with the plain-text table instead of printing.
         """
+        if not getattr(self, "_names_assigned", False):
+            self._assign_layer_names()  # the names the layers will have once called, not their provisional ones
         rows = self._summary_rows()
         total = sum(t.size for t in self.parameters())
         unbuilt = "" if self.built else " (not built yet: call the model on data or fit it)"
