@@ -29,7 +29,8 @@ def summarize(array: np.ndarray | None) -> str:
         return f"min {_number(array.min())} max {_number(array.max())}"
     nans, infs = count_nonfinite(array)
     finite = array[np.isfinite(array)] if (nans or infs) else array
-    text = (f"min {_number(finite.min())} mean {_number(finite.mean())} max {_number(finite.max())}"
+    # The mean in float64: float32 values near 3e38 are finite, but their float32 sum is not.
+    text = (f"min {_number(finite.min())} mean {_number(finite.mean(dtype=np.float64))} max {_number(finite.max())}"
             if finite.size else "no finite values")
     bad = ", ".join(f"{n} {kind}" for n, kind in ((nans, "NaN"), (infs, "Inf")) if n)
     return f"{text} ({bad})" if bad else text
@@ -143,7 +144,7 @@ class Graph:
             return None
         try:
             return viz.to_svg(self)
-        except viz.RenderError:
+        except (viz.RenderError, ValueError):  # no engine, or a graph too large to draw (past to_dot's cap)
             return None
 
 
@@ -151,7 +152,7 @@ def _fields_table(title: str, fields: list[tuple[str, str]]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=Text(title), show_header=False, title_justify="left")  # a name like "h[t]" is not markup
     table.add_column(style="bold")
     table.add_column()
     for key, value in fields:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -179,3 +180,27 @@ def test_rich_renders_tensor_and_node_as_tables():
     text = console.export_text()
     assert "Tensor x" in text and "[1, -2]" in text and "[3, 0]" in text  # values survive rich markup
     assert "node sum" in text and "relu (1, 2)" in text and "d/dx = g broadcast back" in text
+
+
+def test_a_graph_too_large_to_draw_falls_back_to_the_text_table_in_jupyter() -> None:
+    pytest.importorskip("viz")
+    x = mg.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(2100):  # past the drawing's 2,000-box cap
+        y = y * 1.0001
+    assert mg.trace(y.sum())._repr_svg_() is None
+
+
+def test_rich_shows_a_tensor_name_with_brackets_as_written() -> None:
+    console_module = pytest.importorskip("rich.console")
+    for name in ("h[t]", "w[bold]x", "a[/b]"):  # markup to rich: dropped, applied, or a MarkupError
+        console = console_module.Console(width=80, record=True, file=io.StringIO())
+        console.print(mg.tensor([1.0], name=name))
+        assert f"Tensor {name}" in console.export_text()
+
+
+def test_summary_of_huge_float32_values_takes_the_mean_without_overflow() -> None:
+    from minigrad.graph import summarize
+
+    with np.errstate(over="raise"):
+        assert summarize(np.full(10, 3e38, np.float32)) == "min 3e+38 mean 3e+38 max 3e+38"

@@ -429,3 +429,18 @@ def test_names_with_entities_and_control_characters_are_drawn_as_written() -> No
     svg = viz.to_svg(mg.trace((x * 2).sum()))
     texts = [html.unescape(t) for t in re.findall(r">([^<]*)</text>", svg)]
     assert "a&amp;b <c> \\x00z" in texts
+
+
+def test_a_fused_ops_own_saved_value_is_drawn_freed_after_backward() -> None:
+    z = mg.randn(4, 3, requires_grad=True)
+    loss = F.softmax_cross_entropy(z, [0, 1, 2, 0])
+    assert "saved p" in viz.to_dot(loss, saved=True)
+    loss.backward()
+    after = viz.to_dot(loss, saved=True)
+    assert "saved p" in after and "freed by backward()" in after
+
+
+def test_heat_of_huge_float32_gradients_is_finite() -> None:
+    from viz.walk import _mean_abs
+
+    assert _mean_abs(mg.Tensor(np.full(10, 3e38, np.float32))) == pytest.approx(3e38, rel=1e-6)

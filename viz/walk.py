@@ -372,7 +372,7 @@ def _mean_abs(g: Tensor) -> float | None:
     if g.data.size == 0 or g.data.dtype.kind != "f":
         return None
     with np.errstate(all="ignore"):
-        return float(np.mean(np.abs(g.data)))
+        return float(np.mean(np.abs(g.data), dtype=np.float64))  # float32 near 3e38 overflows its own sum
 
 
 def _fold_label(path: str, folds: dict[str, tuple[int, str]]) -> str:
@@ -529,9 +529,17 @@ class _GraphWalk:
                        freed=node.freed)
             if node.freed:
                 sbox.lines.append("freed by backward()")
-            self.boxes.append(sbox)
-            self.arrows.append(Arrow(sbox.id, box.id, "", "saved"))
-            self.beside[sbox.id] = box.id
+            self.add_saved_box(sbox, box)
+        if node.freed and node.saved is None:
+            # What the op kept itself (the fused losses' p) is gone with its values: draw its name.
+            for name in getattr(type(node), "saved_names", ()) or ():
+                self.add_saved_box(Box(self.ids(), "saved", [f"saved {name}", "freed by backward()"],
+                                       box.cluster, freed=True), box)
+
+    def add_saved_box(self, sbox: Box, box: Box) -> None:
+        self.boxes.append(sbox)
+        self.arrows.append(Arrow(sbox.id, box.id, "", "saved"))
+        self.beside[sbox.id] = box.id
 
     def add_to_group(self, name: str, it: _Item) -> None:
         group = self.groups.get(name)
