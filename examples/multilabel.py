@@ -136,4 +136,6 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=400, help="full-batch Adam steps (default 400)")
     parser.add_argument("--plain", action="store_true", help="plain text instead of rich tables")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1, got {args.steps}")
     main(steps=args.steps, plain=args.plain)

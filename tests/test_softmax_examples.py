@@ -157,3 +157,11 @@ def test_examples_run_as_scripts(script):
                           text=True, timeout=120, env=env, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() and not done.stderr.strip()
+
+
+def test_multilabel_refuses_zero_steps_in_one_sentence():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "multilabel.py"), "--plain", "--steps", "0"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT, check=False)
+    assert done.returncode == 2
+    assert "--steps must be at least 1, got 0" in done.stderr and "Traceback" not in done.stderr
