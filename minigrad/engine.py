@@ -236,7 +236,12 @@ def _seed(root: Tensor, grad: object) -> Tensor:
         return type(root)._wrap(np.ones(data.shape, dtype=data.dtype) if data.ndim else np.array(1, data.dtype))
     from minigrad.tensor import Tensor
 
-    seed = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
+    if isinstance(grad, Tensor) and grad.requires_grad:
+        seed = grad  # a differentiable seed (create_graph): its graph must stay attached
+    else:
+        # A copy: the seed can reach a leaf's .grad unchanged (through add), and editing the array
+        # the user passed must not edit that .grad afterwards.
+        seed = Tensor._wrap(np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype))
     if seed.shape != root.shape:
         raise ValueError(f"backward: grad has shape {seed.shape} but the output has shape {root.shape}")
     return seed
@@ -262,16 +267,25 @@ def walk_backward(
 
     With `collect=None` the leaves' `.grad` accumulate (what `backward()` does). With a dict
     `{id(tensor): None, ...}`, those tensors' gradients are summed into it instead and no `.grad`
-    is touched; the walk does not go past them (what `mg.grad` needs).
+    is touched; the walk does not go past them (what `mg.grad` needs). Bad arguments raise here, at
+    the call, not at the first step.
     """
     if not root.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph; create the inputs "
             "with requires_grad=True (and not inside no_grad())"
         )
-    if retain_graph is None:
-        retain_graph = create_graph
     seed = _seed(root, grad)
+    return _walk(root, seed, create_graph if retain_graph is None else retain_graph, create_graph, collect)
+
+
+def _walk(
+    root: Tensor,
+    seed: Tensor,
+    retain_graph: bool,
+    create_graph: bool,
+    collect: dict[int, Tensor] | None,
+) -> Iterator[tuple[Function, Tensor, tuple[Tensor | None, ...]]]:
     SumTo, sum_to = _broadcast_folding()
 
     order = topological_order(root)

@@ -68,8 +68,8 @@ class BackwardStep:
 def backward_steps(t: Tensor, grad: Any = None, retain_graph: bool | None = None,
                    create_graph: bool = False) -> Iterator[BackwardStep]:
     """The backward pass one node at a time, newest first (reverse topological order); to the end = `t.backward()`."""
-    for i, (node, g, sent) in enumerate(walk_backward(t, grad, retain_graph, create_graph)):
-        yield BackwardStep(i, node, g, sent)
+    steps = walk_backward(t, grad, retain_graph, create_graph)  # raises now for a tensor without a graph
+    return (BackwardStep(i, node, g, sent) for i, (node, g, sent) in enumerate(steps))
 
 
 class Graph:

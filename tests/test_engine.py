@@ -617,3 +617,21 @@ def test_the_record_of_writes_forgets_arrays_that_are_gone() -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     (x * Tensor([3.0, 4.0])).sum().backward()  # a new array at a recycled address is not "written"
     assert x.grad.tolist() == [3.0, 4.0]
+
+
+def test_a_seed_passed_to_backward_is_copied_so_editing_it_later_leaves_the_grads_alone() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    seed = np.array([1.0, 1.0], dtype=np.float32)
+    (x + 1).backward(seed)  # add passes the seed straight to x
+    seed[0] = 99.0
+    as_tensor = Tensor([2.0, 2.0])
+    (x * 1).backward(as_tensor)
+    as_tensor.data[1] = -5.0
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_backward_steps_refuses_a_tensor_without_a_graph_when_called() -> None:
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.backward_steps(Tensor([1.0]))  # at the call, not at the first next()
+    with pytest.raises(ValueError, match="grad has shape"):
+        mg.backward_steps((Tensor([1.0, 2.0], requires_grad=True) * 2), grad=np.ones(3))
