@@ -91,7 +91,16 @@ def _written_since(array: np.ndarray, number: int) -> bool:
 
 
 def check_unmodified(node: Function) -> None:
-    """Raise if an input the node's backward reads (or its output) was written in place after the op ran."""
+    """Raise if what the node's backward reads was written in place after the op ran: its inputs or
+    output (unless its backward reads only g), or an array among its attributes (an index, a condition)."""
+    for name, value in node.attrs.items():
+        for array in value if isinstance(value, tuple) else (value,):
+            if isinstance(array, np.ndarray) and _written_since(array, node.seq):
+                raise RuntimeError(
+                    f"backward: the {name.lstrip('_')} array of '{node.op}' (shape {array.shape}) was "
+                    f"modified in place after '{node.op}' used it, so the gradient would follow the new "
+                    "values; write into a copy instead"
+                )
     if not node.reads_inputs:
         return
     output = node.output

@@ -635,3 +635,17 @@ def test_backward_steps_refuses_a_tensor_without_a_graph_when_called() -> None:
         mg.backward_steps(Tensor([1.0]))  # at the call, not at the first next()
     with pytest.raises(ValueError, match="grad has shape"):
         mg.backward_steps((Tensor([1.0, 2.0], requires_grad=True) * 2), grad=np.ones(3))
+
+
+def test_an_index_or_condition_written_in_place_before_backward_is_caught() -> None:
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    index = Tensor(np.array([0, 0, 2]))
+    picked = x[index].sum()
+    index[1] = 1  # the scatter-add would now send g to element 1
+    with pytest.raises(RuntimeError, match=r"the index array of 'getitem' \(shape \(3,\)\) was modified"):
+        picked.backward()
+    condition = Tensor(np.array([True, False, True]))
+    chosen = mg.where(condition, x, 0.0).sum()
+    condition[1] = True
+    with pytest.raises(RuntimeError, match="the condition array of 'where'"):
+        chosen.backward()
