@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from minigrad.primitives import Function
@@ -60,8 +61,9 @@ STATE = _State()
 # a node's happened after the node read its inputs.
 next_sequence_number = itertools.count().__next__
 
-# id(array that owns the memory) -> (sequence number of its latest in-place write, weak ref to it)
-_WRITES: dict[int, tuple[int, Callable[[], object] | None]] = {}
+# id(array that owns the memory) -> (weak ref to it, {(first byte, end byte): number of the latest write there})
+_WRITES: dict[int, tuple[Callable[[], object] | None, dict[tuple[int, int], int]]] = {}
+_prune_at = 1024  # when the record holds this many arrays, forget the ones that no longer exist
 
 
 def _memory_owner(array: np.ndarray) -> object:
@@ -69,25 +71,46 @@ def _memory_owner(array: np.ndarray) -> object:
     return array if array.base is None else array.base
 
 
+def _record_of(owner: object) -> tuple[Callable[[], object] | None, dict[tuple[int, int], int]] | None:
+    entry = _WRITES.get(id(owner))
+    if entry is None or (entry[0] is not None and entry[0]() is not owner):
+        return None  # never written, or an array that died and left its id to this one
+    return entry
+
+
 def note_write(array: np.ndarray) -> None:
-    """Record an in-place write into `array` (Tensor.__setitem__), for backward to check against."""
+    """Record an in-place write into `array`'s memory (Tensor.__setitem__, Optimizer.step,
+    set_weights), for backward to check against. Byte ranges, not whole buffers: an optimizer
+    updating one parameter of its flat buffer has not touched the others."""
+    global _prune_at
     owner = _memory_owner(array)
-    try:
-        ref: Callable[[], object] | None = weakref.ref(owner)
-    except TypeError:  # an owner that takes no weak references: compare by id alone
-        ref = None
-    if len(_WRITES) >= 1024:  # forget the arrays that no longer exist
-        for key in [k for k, (_, r) in _WRITES.items() if r is not None and r() is None]:
-            del _WRITES[key]
+    entry = _record_of(owner)
+    if entry is None:
+        if len(_WRITES) >= _prune_at:
+            for key in [k for k, (ref, _) in _WRITES.items() if ref is not None and ref() is None]:
+                del _WRITES[key]
+            _prune_at = max(1024, 2 * len(_WRITES))  # scan again only once the record has doubled
+        try:
+            ref: Callable[[], object] | None = weakref.ref(owner)
+        except TypeError:  # an owner that takes no weak references: compare by id alone
+            ref = None
+        entry = _WRITES[id(owner)] = (ref, {})
     STATE.last_write = number = next_sequence_number()
-    _WRITES[id(owner)] = (number, ref)
+    ranges = entry[1]
+    if len(ranges) >= 64:  # many different slices written: keep one range over all of them
+        start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        ranges.clear()
+        ranges[(start, end)] = number - 1
+    ranges[byte_bounds(array)] = number
 
 
 def _written_since(array: np.ndarray, number: int) -> bool:
-    """True when `array`'s memory was written in place after sequence number `number`."""
-    owner = _memory_owner(array)
-    entry = _WRITES.get(id(owner))
-    return entry is not None and entry[0] > number and (entry[1] is None or entry[1]() is owner)
+    """True when some of `array`'s memory was written in place after sequence number `number`."""
+    entry = _record_of(_memory_owner(array))
+    if entry is None:
+        return False
+    low, high = byte_bounds(array)
+    return any(written > number and start < high and low < end for (start, end), written in entry[1].items())
 
 
 def check_unmodified(node: Function) -> None:
@@ -233,7 +256,7 @@ def _leading_to(order: list[Function], targets: dict[int, object]) -> list[Funct
     return [node for node in order if node in leading]
 
 
-def _seed(root: Tensor, grad: object) -> Tensor:
+def _seed(root: Tensor, grad: object, create_graph: bool) -> Tensor:
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -245,8 +268,8 @@ def _seed(root: Tensor, grad: object) -> Tensor:
         return type(root)._wrap(np.ones(data.shape, dtype=data.dtype) if data.ndim else np.array(1, data.dtype))
     from minigrad.tensor import Tensor
 
-    if isinstance(grad, Tensor) and grad.requires_grad:
-        seed = grad  # a differentiable seed (create_graph): its graph must stay attached
+    if create_graph and isinstance(grad, Tensor) and grad.requires_grad:
+        seed = grad  # a differentiable seed for higher-order gradients: its graph must stay attached
     else:
         # A copy: the seed can reach a leaf's .grad unchanged (through add), and editing the array
         # the user passed must not edit that .grad afterwards.
@@ -284,7 +307,7 @@ def walk_backward(
             "backward: this tensor does not require grad and has no graph; create the inputs "
             "with requires_grad=True (and not inside no_grad())"
         )
-    seed = _seed(root, grad)
+    seed = _seed(root, grad, create_graph)
     return _walk(root, seed, create_graph if retain_graph is None else retain_graph, create_graph, collect)
 
 

@@ -183,13 +183,15 @@ class Optimizer:
             return  # no gradient anywhere: nothing to do, and the step count stays
         self.iterations += 1
         for group, runs in work:
+            # The values change in place: a graph made before this step must not backward through
+            # them (only the updated spans: a parameter without a gradient is left as it was).
             if runs is None:
                 self._update(*group.arrays(None, self.slot_names), lr=lr)
+                note_write(group.data)
             else:
                 for span in runs:
                     self._update(*group.arrays(span, self.slot_names), lr=lr)
-            # The values changed in place: a graph made before this step must not backward through them.
-            note_write(group.data)
+                    note_write(group.data[span[0]:span[1]])
 
     def _update(self, p: np.ndarray, g: np.ndarray, *slots_and_tmp: np.ndarray, lr: float) -> None:
         raise NotImplementedError  # pragma: no cover - abstract

@@ -649,3 +649,62 @@ def test_an_index_or_condition_written_in_place_before_backward_is_caught() -> N
     condition[1] = True
     with pytest.raises(RuntimeError, match="the condition array of 'where'"):
         chosen.backward()
+
+
+def test_an_optimizer_step_marks_only_the_parameters_it_updated() -> None:
+    """One optimizer, two losses (a GAN-style loop): updating a must not make b's older graph stale."""
+    a = Tensor(np.ones(3, np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = mg.optim.SGD([a, b], learning_rate=0.1)  # both in one flat buffer
+    loss_a, loss_b = (a * a).sum(), (b * b).sum()
+    loss_a.backward()
+    opt.step()  # b has no gradient: only a's span changes
+    loss_b.backward()
+    assert b.grad.tolist() == [2.0, 2.0, 2.0]
+    stale = (a * a).sum()
+    a.grad = None
+    (a * 2).sum().backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        stale.backward()
+
+
+def test_set_weights_and_load_weights_count_as_writes(tmp_path) -> None:
+    model = mg.nn.Sequential([mg.nn.Dense(2), mg.nn.Dense(1)])
+    x = Tensor(np.ones((1, 2), np.float32))
+    model(x)
+    weights = model.get_weights()
+    model.save_weights(tmp_path / "w.npz")
+    loss = model(x).sum()
+    model.set_weights([np.full_like(w, 3) for w in weights])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+    loss = model(x).sum()
+    model.load_weights(tmp_path / "w.npz")
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+    model(x).sum().backward()  # a graph made after the load is fine
+
+
+def test_many_live_written_tensors_do_not_make_every_write_scan_the_record() -> None:
+    """The record of writes is pruned of dead arrays only when it has doubled since the last
+    pruning, not on every write once it is large (which made each write cost ~1 ms)."""
+    from minigrad import engine
+
+    tensors = [Tensor(np.zeros(2, np.float32)) for _ in range(3000)]
+    for t in tensors:
+        t[0] = 1.0
+    assert len(engine._WRITES) >= 3000
+    assert engine._prune_at > len(engine._WRITES)  # the next scan waits until the record has grown
+    tensors[0][0] = 2.0  # a tensor already in the record never triggers a scan
+    assert engine._prune_at > len(engine._WRITES)
+
+
+def test_a_differentiable_seed_is_copied_unless_create_graph_keeps_its_graph() -> None:
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    v = Tensor(np.full(3, 2, np.float32), requires_grad=True)
+    (x + 0).backward(v)
+    assert x.grad is not v and not x.grad.requires_grad
+    with mg.no_grad():
+        v[0] = 100.0
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]

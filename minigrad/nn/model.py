@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import creation, optim
-from minigrad.engine import no_grad
+from minigrad.engine import no_grad, note_write
 from minigrad.nn.callbacks import CallbackList, History
 from minigrad.nn.layers import Layer
 from minigrad.nn.losses import _has_batch_path
@@ -460,8 +460,7 @@ class Model(Module):
             if array.dtype.kind not in "fiu":
                 raise TypeError(f"set_weights: array {i} ({key}) holds {array.dtype} values, not numbers")
         for (_, t), array in zip(items, arrays, strict=True):
-            # In place: an optimizer bound to these parameters keeps them as views of its flat buffer.
-            np.copyto(t.data, array, casting="same_kind")
+            _write_in_place(t, array)
 
     def _set_weights_by_key(self, arrays: dict[str, np.ndarray], source: str) -> None:
         newly_built = self._build_from_weights(arrays, source)
@@ -474,8 +473,7 @@ class Model(Module):
                 layer._unbuild()
             raise
         for key, t in items:
-            # In place: an optimizer bound to these parameters keeps them as views of its flat buffer.
-            np.copyto(t.data, arrays[key], casting="same_kind")
+            _write_in_place(t, arrays[key])
 
     def _build_from_weights(self, arrays: dict[str, np.ndarray], source: str) -> list[Layer]:
         unbuilt = [m for m in self.modules() if isinstance(m, Layer) and not m.built]
@@ -624,6 +622,13 @@ def _write_problem(path: str, exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
         return "it is a folder; give a file name inside it"
     return exc.strerror or str(exc)
+
+
+def _write_in_place(t: Tensor, values: np.ndarray) -> None:
+    """Copy values into a weight in place (an optimizer bound to it keeps it as a view of its flat
+    buffer), and say so: a graph made before must not backward through the old values."""
+    np.copyto(t.data, values, casting="same_kind")
+    note_write(t.data)
 
 
 def _check_weights(items: list[tuple[str, Tensor]], arrays: dict[str, np.ndarray], source: str) -> None:
