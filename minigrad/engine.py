@@ -349,10 +349,9 @@ def _walk(
             # may reach several inputs (add passes g to both sides, reshape a view of it): a leaf
             # whose gradient shares memory with another leaf's gets its own copy, so editing one
             # .grad in place never changes another.
-            data = g.data
-            memory = id(data if data.base is None else data.base)  # a view's base owns the memory
+            memory = id(_memory_owner(g.data))
             if tensor.grad is None and memory in handed:
-                g = g + 0 if STATE.grad_enabled else type(g)._wrap(data.copy())
+                g = g + 0 if STATE.grad_enabled else type(g)._wrap(g.data.copy())
                 memory = id(g.data)
             tensor.grad = g if tensor.grad is None else tensor.grad + g
             handed.add(memory)
