@@ -536,3 +536,25 @@ def test_load_weights_with_a_different_number_of_layers_says_so(tmp_path):
     two(np.zeros((1, 6)))
     with pytest.raises(ValueError, match=r"holds 6 arrays, the model has 4 weights.*'layer2.kernel'"):
         two.load_weights(tmp_path / "w.npz")
+
+
+def test_a_model_of_sub_models_renames_their_colliding_automatic_names():
+    """Two sub-models each call their first layer 'dense'; the model holding both makes them unique,
+    as it did before names became sticky (Keras' program-wide names never collide)."""
+    first, second = nn.Sequential([nn.Dense(4)]), nn.Sequential([nn.Dense(2)])
+    first(np.zeros((1, 5), np.float32))
+    second(np.zeros((1, 4), np.float32))  # both now hold a layer named 'dense'
+    outer = nn.Sequential([first, second])
+    outer(np.zeros((3, 5), np.float32))
+    assert [first.layers[0].name, second.layers[0].name] == ["dense", "dense_1"]
+    assert [p.name for p in outer.parameters()] == ["dense.kernel", "dense.bias", "dense_1.kernel", "dense_1.bias"]
+
+    class Autoencoder(nn.Model):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.decoder = nn.Sequential([nn.Dense(4)]), nn.Sequential([nn.Dense(5)])
+
+        def forward(self, x):
+            return self.decoder(self.encoder(x))
+
+    assert Autoencoder()(np.zeros((2, 5), np.float32)).shape == (2, 5)

@@ -174,7 +174,9 @@ class Layer(Module):
         self._name = name
         # A provisional name (none yet, or the base name from use outside a model) is the model's to
         # choose; once given by the user or by a model it is kept, as Keras keeps a reused layer's name.
+        # A name a model chose (automatic) gives way only where it would collide in an enclosing model.
         self._name_provisional = name is None
+        self._name_automatic = False
         self._scope: scope | None = None  # made once per name: a layer enters it on every call
         self.dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.built = False
@@ -197,9 +199,10 @@ class Layer(Module):
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
 
-    def _set_name(self, value: str, provisional: bool) -> None:
+    def _set_name(self, value: str, provisional: bool, automatic: bool = False) -> None:
         self._name = value
         self._name_provisional = provisional
+        self._name_automatic = automatic
         self._scope = None
         for role, t in self._own_parameters():
             t.name = f"{value}.{role}"

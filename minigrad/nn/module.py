@@ -102,16 +102,19 @@ class Module:
     def _assign_layer_names(self) -> None:
         """Name the unnamed layers below this module Keras-style (dense, dense_1, ...), unique within it.
 
-        A layer that already has a name (the user's, or one a model gave it) keeps it, so a layer reused
-        in a second model is not renamed in the first. Two such layers with one name raise ValueError,
-        as Keras does: their parameters would share keys and their graph clusters would merge.
+        A layer that already has a name keeps it, so a layer reused in a second model is not renamed
+        in the first. Two layers the user gave one name raise ValueError, as Keras does: their
+        parameters would share keys and their graph clusters would merge. A name a model chose
+        itself gives way instead: two sub-models that each named their first layer 'dense' make
+        'dense' and 'dense_1' in the model that holds both (Keras' names never meet this, being
+        unique across the whole program).
         """
         from minigrad.nn.layers import Layer
 
         layers = [(path, m) for path, m in self.named_modules() if isinstance(m, Layer) and m is not self]
         taken: dict[str, str] = {}  # name -> the path of the layer holding it
         for path, layer in layers:
-            if layer._name_provisional:
+            if layer._name_provisional or layer._name_automatic:
                 continue
             if layer._name in taken:
                 owner = getattr(self, "name", None)
@@ -119,10 +122,14 @@ class Module:
                 raise ValueError(f"{where}: two layers are named {layer._name!r} ({taken[layer._name]} and "
                                  f"{path}); layer names in a model must be unique, pass another name= to one")
             taken[layer._name] = path
-        counts: dict[str, int] = {}
+        to_name = []
         for path, layer in layers:
-            if not layer._name_provisional:
-                continue
+            if layer._name_automatic and layer._name not in taken:
+                taken[layer._name] = path  # a model's choice, still free here: kept
+            elif layer._name_provisional or layer._name_automatic:
+                to_name.append((path, layer))
+        counts: dict[str, int] = {}
+        for path, layer in to_name:
             base = layer.base_name
             while True:
                 k = counts.get(base, 0)
@@ -131,7 +138,7 @@ class Module:
                 if candidate not in taken:
                     break
             taken[candidate] = path
-            layer._set_name(candidate, provisional=False)
+            layer._set_name(candidate, provisional=False, automatic=True)
         self._names_assigned = True
 
     def __repr__(self) -> str:
