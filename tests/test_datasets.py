@@ -395,3 +395,16 @@ def test_fashion_cache_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     with pytest.raises(FileNotFoundError, match="xdg/minigrad/fashion-mnist \\(download cache\\)"):
         datasets.load_fashion_mnist(download=False)
+
+
+def test_load_idx_reads_a_multi_member_gzip_whose_first_member_outgrows_a_read(tmp_path):
+    """A first member that inflates past one read step used to feed the next member's bytes twice
+    (zlib's unused_data and unconsumed_tail) and report them as trailing garbage."""
+    n = 400_000
+    body = np.random.default_rng(0).integers(0, 4, n * 4, dtype=np.uint8).tobytes()
+    data = struct.pack(">IIII", 0x0803, n, 2, 2) + body
+    path = tmp_path / "two-members.gz"
+    path.write_bytes(gzip.compress(data[:-100]) + gzip.compress(data[-100:]))
+    loaded = datasets.load_idx(path)
+    assert loaded.shape == (n, 2, 2)
+    np.testing.assert_array_equal(loaded.reshape(-1), np.frombuffer(body, np.uint8))

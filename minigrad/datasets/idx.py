@@ -187,7 +187,7 @@ def _gunzip_chunks(path: str | os.PathLike, file: BinaryIO, pending: bytes) -> I
             raise ValueError(f"{path}: corrupt gzip data ({error})") from None
         pending = inflater.unconsumed_tail
         if inflater.eof:
-            rest = inflater.unused_data + pending
+            rest = inflater.unused_data  # past the end of a member; unconsumed_tail holds the same bytes
             while len(rest) < len(_GZIP_MAGIC) and (more := file.read(_CHUNK)):
                 rest += more
             if not rest:
