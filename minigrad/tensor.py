@@ -65,17 +65,43 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 
 
 def _ragged(data: Any) -> str | None:
-    """Where nested lists fail to make an n-d array (items of different shapes at some depth), or None."""
+    """Where nested lists fail to make an n-d array (items of different lengths at some depth), or None.
+
+    Arrays among the lists count by their shape, row by row, so [np.zeros((2, 2)), [[1, 2], [3, 4]]]
+    is regular; one stand-in `_Rows(shape)` takes the place of an array's rows at the next depth.
+    """
     items, depth = [data], 0
     while items:
-        shapes = {(len(x),) if isinstance(x, (list, tuple)) else np.shape(x) for x in items}
+        shapes = {_leading(x) for x in items}
         if len(shapes) > 1:
             listed = " and ".join(str(shape) for shape in sorted(shapes))
             return (f"the nested lists are ragged: at depth {depth} their items have shapes {listed}, "
                     "so they do not make an n-d array; give every row the same length")
-        items = [item for x in items if isinstance(x, (list, tuple)) for item in x]
-        depth += 1
+        deeper: list[Any] = []
+        for x in items:
+            if isinstance(x, (list, tuple)):
+                deeper.extend(x)
+            else:
+                shape = x.shape if isinstance(x, _Rows) else np.shape(x)
+                if shape:
+                    deeper.append(_Rows(shape[1:]))
+        items, depth = deeper, depth + 1
     return None
+
+
+class _Rows:
+    """The rows of an array, by shape, while `_ragged` walks nested lists."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+
+def _leading(x: Any) -> tuple[int, ...]:
+    if isinstance(x, (list, tuple)):
+        return (len(x),)
+    return (x.shape if isinstance(x, _Rows) else np.shape(x))[:1]
 
 
 class Tensor:
@@ -555,7 +581,11 @@ def _setitem_error(target: np.ndarray, index: Any, value: Any, exc: Exception) -
     ragged = _ragged(value)
     if ragged:
         return ValueError(f"setitem: {ragged}")
-    if np.asarray(value).dtype.kind not in "biuf":  # strings, objects, complex numbers: not the shape
+    values = np.asarray(value)
+    if target.dtype.kind in "iub" and values.dtype.kind == "f" and not np.isfinite(values).all():
+        return ValueError(f"setitem: a tensor of dtype {target.dtype} cannot hold NaN or infinity; "
+                          "convert it to a float dtype first (t = t.astype('float32'))")
+    if values.dtype.kind not in "biuf":  # strings, objects, complex numbers: not the shape
         return TypeError(f"setitem: cannot write this {type(value).__name__} into a tensor of dtype "
                          f"{target.dtype} ({exc})")
     selected = target[index].shape

@@ -552,3 +552,21 @@ def test_reductions_refuse_axes_that_are_not_integers(reduction: str) -> None:
             getattr(x, reduction)(axis=bad)
     assert getattr(x, reduction)(axis=np.array(1)).shape == (2,)  # a 0-d integer array is an axis, as in numpy
     assert getattr(x, reduction)(axis=[0, -1]).shape == ()
+
+
+def test_setitem_says_an_integer_tensor_cannot_hold_nan() -> None:
+    t = mg.Tensor(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match=r"^setitem: a tensor of dtype int64 cannot hold NaN or infinity"):
+        t[0] = float("nan")
+
+
+def test_an_array_beside_an_equal_nested_list_is_not_called_ragged() -> None:
+    """Only a real raggedness is reported as one; otherwise the error that applies."""
+    rows = [np.zeros((2, 2)), [[1, 2], [3, 4]]]
+    assert mg.Tensor(rows).shape == (2, 2, 2)
+    with pytest.raises(ValueError, match=r"cannot write a value of shape \(2, 2, 2\)"):
+        mg.zeros((2, 2, 3))[:] = rows
+    with pytest.raises(TypeError, match="cannot convert the data to dtype 'notadtype'"):
+        mg.Tensor(rows, dtype="notadtype")
+    with pytest.raises(ValueError, match=r"ragged: at depth 1 their items have shapes \(1,\) and \(2,\)"):
+        mg.Tensor([[1, 2], [3]])
