@@ -279,7 +279,10 @@ class Tensor:
                 raise ValueError(f"the Python number {other} does not fit in this tensor's dtype {dtype}; "
                                  f"convert the tensor first, e.g. t.astype('int64')") from None
         if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
-            return self._scalar_pair(float(other) if isinstance(other, numbers.Real) else other)
+            if not isinstance(other, numbers.Real):  # complex: converting it again would recurse forever
+                raise TypeError(f"a {type(other).__name__} operand ({other!r}) is not supported: minigrad "
+                                "tensors hold real numbers")
+            return self._scalar_pair(float(other))  # Fraction, Decimal-like reals: as a Python float
         return self, Tensor(other)
 
     # A Tensor on the other side goes straight to the primitive (every training step's case);

@@ -570,3 +570,16 @@ def test_an_array_beside_an_equal_nested_list_is_not_called_ragged() -> None:
         mg.Tensor(rows, dtype="notadtype")
     with pytest.raises(ValueError, match=r"ragged: at depth 1 their items have shapes \(1,\) and \(2,\)"):
         mg.Tensor([[1, 2], [3]])
+
+
+def test_non_real_python_numbers_are_refused_in_one_sentence() -> None:
+    import decimal
+    import fractions
+
+    t = mg.Tensor([1.0, 2.0])
+    assert (t * fractions.Fraction(1, 2)).tolist() == [0.5, 1.0]  # a Real: taken as a float
+    for value in (1j, decimal.Decimal("1.5")):  # used to recurse until RecursionError
+        with pytest.raises(TypeError, match="operand .* is not supported: minigrad tensors hold real numbers"):
+            t * value
+        with pytest.raises(TypeError, match="is not supported"):
+            value + t
