@@ -17,12 +17,13 @@ import json
 import math
 import os
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from minigrad.nn.model import read_npz
 
 __all__ = [
     "Checkpoint",
@@ -148,14 +149,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {str(path)!r} is a folder; pass the checkpoint file inside it")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
-            raise ValueError("it is a single array, not an .npz archive")  # noqa: TRY004 (caught below)
-        with loaded as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        # numpy's own message for a non-archive talks about unpickling, which is not the problem here
-        why = "it is not an .npz archive" if "pickle" in str(e) else str(e)
+        arrays = read_npz(path)
+    except ValueError as why:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a minigrad checkpoint ({why})") from None
     if "meta.json" not in arrays:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a minigrad checkpoint (it has no meta.json entry)")

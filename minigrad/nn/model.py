@@ -431,7 +431,12 @@ class Model(Module):
         do not match this model.
         """
         path = os.fspath(path)
-        self._set_weights_by_key(read_npz(path, "load_weights"), source=path)
+        try:
+            arrays = read_npz(path)
+        except ValueError as exc:
+            raise ValueError(f"load_weights: {path!r} is not a readable .npz weights file ({exc}); "
+                             "model.save_weights writes one") from None
+        self._set_weights_by_key(arrays, source=path)
 
     def set_weights(self, weights: list[Any] | dict[str, np.ndarray], source: str = "the weights") -> None:
         """Copy `get_weights()`'s list (or `weights_by_key()`'s dict) into the parameters in place.
@@ -597,21 +602,23 @@ def _count(module: Any) -> int:
     return sum(t.size for t in module.parameters()) if isinstance(module, Module) else 0
 
 
-def read_npz(path: str | os.PathLike, who: str) -> dict[str, np.ndarray]:
-    """{name: array} of an .npz archive; ValueError naming `path` when it is not one (FileNotFoundError kept)."""
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """{name: array} of an .npz archive; ValueError saying why when it is not one (FileNotFoundError kept).
+
+    Shared by `load_weights` and the trainer's checkpoints, which put the file's name and their own
+    words around the reason.
+    """
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.save's single array, not an archive
-            raise ValueError("it is a single array saved with np.save, not an .npz archive "  # noqa: TRY004
-                             "as model.save_weights writes")
+            raise ValueError("it is a single array saved with np.save, not an .npz archive")  # noqa: TRY004
         with loaded as npz:
             return {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # truncated or foreign
         # numpy's message for a file that is not an archive suggests allow_pickle, which is not the problem
-        why = "it is not an .npz archive" if "pickle" in str(exc) else str(exc)
-        raise ValueError(f"{who}: {os.fspath(path)!r} is not a readable .npz weights file ({why})") from None
+        raise ValueError("it is not an .npz archive" if "pickle" in str(exc) else str(exc)) from None
 
 
 def _write_problem(path: str, exc: OSError) -> str:
