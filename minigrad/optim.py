@@ -33,8 +33,8 @@ class _FlatGroup:
         "slots",
         "spans",
         "tmp",
-        "tmp2",
         "views",
+        "whole",
     )
 
     def __init__(self, params: list[Tensor], indices: list[int], dtype: np.dtype, slot_names: tuple[str, ...]):
@@ -58,7 +58,10 @@ class _FlatGroup:
             self.grad_views.append(self.grad[a:b].reshape(p.shape))
         self.slots = {name: np.zeros(start, dtype) for name in slot_names}
         self.tmp = np.empty(start, dtype)
-        self.tmp2 = np.empty(start, dtype)
+        # What an update works on, in _update's argument order. One scratch buffer is enough: the
+        # flat gradient is a copy the optimizer owns, so an update may overwrite it once it has
+        # read it (one buffer fewer for every step's memory traffic).
+        self.whole = [self.data, self.grad, *self.slots.values(), self.tmp]
 
     def gather(self) -> list[tuple[int, int]] | None:
         """Copy each `.grad` into the flat gradient; the spans to update (None = all of them)."""
@@ -95,13 +98,12 @@ class _FlatGroup:
         np.copyto(view, p.data)
         p.data = view
 
-    def arrays(self, span: tuple[int, int] | None, names: tuple[str, ...]) -> list[np.ndarray]:
-        """[values, grad, *slots, tmp, tmp2], whole or restricted to span."""
-        arrays = [self.data, self.grad, *(self.slots[n] for n in names), self.tmp, self.tmp2]
+    def arrays(self, span: tuple[int, int] | None) -> list[np.ndarray]:
+        """[values, grad, *slots, tmp], whole or restricted to span."""
         if span is None:
-            return arrays
+            return self.whole
         a, b = span
-        return [x[a:b] for x in arrays]
+        return [x[a:b] for x in self.whole]
 
 
 class Optimizer:
@@ -186,14 +188,16 @@ class Optimizer:
             # The values change in place: a graph made before this step must not backward through
             # them (only the updated spans: a parameter without a gradient is left as it was).
             if runs is None:
-                self._update(*group.arrays(None, self.slot_names), lr=lr)
+                self._update(*group.arrays(None), lr=lr)
                 note_write(group.data)
             else:
                 for span in runs:
-                    self._update(*group.arrays(span, self.slot_names), lr=lr)
+                    self._update(*group.arrays(span), lr=lr)
                     note_write(group.data[span[0]:span[1]])
 
     def _update(self, p: np.ndarray, g: np.ndarray, *slots_and_tmp: np.ndarray, lr: float) -> None:
+        """Update the values p in place from the gradient g: the optimizer's own flat copy, which the
+        update may use as scratch once it has read it."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     # ----- state ---------------------------------------------------------------------------
@@ -336,7 +340,7 @@ class SGD(Optimizer):
         if "momentum" in hyper:
             _fraction("SGD: momentum", hyper["momentum"], upper_inclusive=True)
 
-    def _update(self, p, g, velocity, tmp, tmp2, *, lr):
+    def _update(self, p, g, velocity, tmp, *, lr):
         np.multiply(g, lr, out=tmp)
         if self.momentum == 0.0:
             p -= tmp
@@ -344,9 +348,9 @@ class SGD(Optimizer):
         velocity *= self.momentum
         velocity -= tmp  # v = momentum·v − lr·g
         if self.nesterov:
-            np.multiply(velocity, self.momentum, out=tmp2)
-            tmp2 -= tmp
-            p += tmp2
+            np.multiply(velocity, self.momentum, out=g)  # g has been read: it is scratch now
+            g -= tmp
+            p += g
         else:
             p += velocity
 
@@ -374,21 +378,21 @@ class Adam(Optimizer):
             if name in hyper:
                 _fraction(f"Adam: {name}", hyper[name])
 
-    def _update(self, p, g, m, v, tmp, tmp2, *, lr):
+    def _update(self, p, g, m, v, tmp, *, lr):
         t = self.iterations
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         np.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
         m += tmp
-        np.square(g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
+        np.square(g, out=g)  # the last read of g: from here on it is scratch
+        g -= v
+        g *= 1.0 - self.beta_2
+        v += g
         np.sqrt(v, out=tmp)
         tmp += self.epsilon
-        np.multiply(m, alpha, out=tmp2)
-        tmp2 /= tmp
-        p -= tmp2
+        np.multiply(m, alpha, out=g)  # Keras' order: (m·α) / (√v + ε)
+        g /= tmp
+        p -= g
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam}

@@ -118,6 +118,31 @@ def test_params_without_grad_are_skipped(make, reference):
         np.testing.assert_allclose(p.data, e, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.Adam(ps, learning_rate=0.01),
+    lambda ps: optim.SGD(ps, learning_rate=0.1, momentum=0.9, nesterov=True),
+])
+def test_a_step_leaves_the_gradients_it_read_as_they_were(make):
+    # The updates use their flat copy of the gradients as scratch; the tensors' .grad are the user's.
+    params = _params()
+    opt = make(params)
+    grads = _grads(0, [p.shape for p in params])
+    for p, g in zip(params, grads):
+        p.grad = mg.Tensor(g.copy())
+    opt.step()
+    opt.step()  # a second step from the same .grad: the same gradient again, not the scratch
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(p.grad.data, g)
+    fresh = _params()
+    ref = make(fresh)
+    for _ in range(2):
+        for p, g in zip(fresh, grads):
+            p.grad = mg.Tensor(g.copy())
+        ref.step()
+    for p, q in zip(params, fresh):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
 def test_step_without_any_grad_does_nothing():
     params = _params()
     start = [p.data.copy() for p in params]
