@@ -247,6 +247,31 @@ def test_reductions_sum_and_none_are_per_sample_like_keras():
                                ((z.data - y) ** 2).mean(axis=1), rtol=1e-12)
 
 
+class PerSampleSquaredError(nn.Loss):
+    """Keras' documented way to write a loss: call() returns one value per sample, __call__ reduces."""
+
+    def call(self, y_true, y_pred):
+        return ((y_pred - y_true) ** 2).mean(axis=-1)
+
+
+def test_a_loss_subclass_gets_its_reduction_applied_like_keras():
+    y = rng(16).normal(size=(5, 2))
+    z = Tensor(rng(17).normal(size=(5, 2)), requires_grad=True)
+    per_sample = ((z.data - y) ** 2).mean(axis=-1)
+    mean = PerSampleSquaredError()(y, z)
+    assert mean.shape == () and mean.item() == pytest.approx(per_sample.mean(), rel=1e-12)
+    mean.backward()
+    np.testing.assert_allclose(z.grad.data, 2 * (z.data - y) / z.size, rtol=1e-12)
+    assert PerSampleSquaredError(reduction="sum")(y, z).item() == pytest.approx(per_sample.sum(), rel=1e-12)
+    np.testing.assert_allclose(PerSampleSquaredError(reduction="none")(y, z).data, per_sample, rtol=1e-12)
+    # Keras' "sum_over_batch_size" divides by every element: a (N, k) output is averaged over all of it
+    class Elementwise(nn.Loss):
+        def call(self, y_true, y_pred):
+            return (y_pred - y_true) ** 2
+    assert Elementwise()(y, z).item() == pytest.approx(((z.data - y) ** 2).mean(), rel=1e-12)
+    assert Elementwise(reduction="none")(y, z).shape == (5, 2)
+
+
 def test_get_by_keras_name_and_repr():
     assert isinstance(losses.get("sparse_categorical_crossentropy"), nn.SparseCategoricalCrossentropy)
     assert isinstance(losses.get("mse"), nn.MeanSquaredError)

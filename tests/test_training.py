@@ -402,6 +402,23 @@ def test_a_loss_subclass_is_called_as_it_defines_itself():
     assert model.evaluate(x, y, batch_size=40)["loss"] == pytest.approx(2 * plain, rel=1e-5)
 
 
+def test_a_loss_subclass_returning_per_sample_values_trains_on_their_mean():
+    class PerSampleSquaredError(nn.Loss):
+        def call(self, y_true, y_pred):
+            return ((y_pred - y_true) ** 2).mean(axis=-1)
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = rng.normal(size=(40, 1)).astype(np.float32)
+    mg.manual_seed(0)
+    model = nn.Sequential([nn.Dense(1)])
+    model.compile(optimizer="sgd", loss=PerSampleSquaredError())
+    expected = float(((model.predict(x) - y) ** 2).mean())
+    assert model.evaluate(x, y, batch_size=40)["loss"] == pytest.approx(expected, rel=1e-5)
+    history = model.fit(x, y, batch_size=40, verbose=0)  # one batch: its loss is taken before the step
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
 def test_images_without_flatten_get_a_hint():
     x = np.zeros((8, 28, 28), np.uint8)
     y = np.zeros(8, np.int64)

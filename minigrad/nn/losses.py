@@ -37,7 +37,7 @@ _REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "auto": "mean", "s
 
 
 class Loss:
-    """A loss called Keras' way, `loss(y_true, y_pred)`, returning a scalar Tensor (or per-sample losses)."""
+    """A loss called Keras' way, `loss(y_true, y_pred)`: `call()`'s losses reduced by `reduction` (mean, sum, none)."""
 
     default_name = "loss"
 
@@ -54,10 +54,20 @@ class Loss:
             raise TypeError(f"{type(self).__name__}: y_pred must be a float tensor (the model's outputs), "
                             f"got {y_pred.dtype}")
         with scope(self.name):
-            return self.call(y_true, y_pred)
+            return self._reduce(self.call(y_true, y_pred))
 
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _reduce(self, losses: Any) -> Any:
+        """call()'s output reduced as Keras' Loss.__call__ does: mean (or sum) of all its elements, "none" as is.
+
+        A scalar passes unchanged, so the built-in losses, which reduce inside call(), give the same
+        values; a subclass whose call() returns per-sample losses gets its reduction applied.
+        """
+        if not isinstance(losses, Tensor) or losses.ndim == 0 or self.reduction == "none":
+            return losses
+        return losses.mean() if self.reduction == "mean" else losses.sum()
 
     # fit and evaluate check and convert the targets of the whole data set once (`_prepare_targets`),
     # then compute each batch's loss with `_batch_loss`, which skips the checks `__call__` repeats.
