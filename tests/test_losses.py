@@ -272,6 +272,37 @@ def test_a_loss_subclass_gets_its_reduction_applied_like_keras():
     assert Elementwise(reduction="none")(y, z).shape == (5, 2)
 
 
+@pytest.mark.parametrize(("true_shape", "pred_shape", "expected"), [
+    ((4,), (4, 1), ((4, 1), (4, 1))),        # targets one rank short: expanded, not broadcast to (4, 4)
+    ((4, 1), (4,), ((4, 1), (4, 1))),        # Keras expands the rank-1 side, here the outputs
+    ((4, 3, 1), (4, 3), ((4, 3), (4, 3))),   # longer than rank 2: the trailing 1 is squeezed
+    ((4, 3), (4, 3, 1), ((4, 3), (4, 3))),
+    ((4, 3), (4, 3), ((4, 3), (4, 3))),      # same rank: untouched
+    ((4,), (4, 3), ((4,), (4, 3))),          # class indices against class scores: untouched
+])
+def test_squeeze_or_expand_to_same_rank_as_keras(true_shape, pred_shape, expected):
+    y_true, y_pred = losses.squeeze_or_expand_to_same_rank(np.zeros(true_shape), Tensor(np.zeros(pred_shape)))
+    assert (np.shape(y_true), y_pred.shape) == expected
+    assert isinstance(y_true, np.ndarray) and isinstance(y_pred, Tensor)
+
+
+def test_a_loss_function_gets_keras_rank_fix_and_reduction():
+    y = rng(18).normal(size=6)
+    z = Tensor(rng(19).normal(size=(6, 1)), requires_grad=True)
+    wrapped = losses.get(lambda y_true, y_pred: ((y_pred - y_true) ** 2).mean())
+    assert isinstance(wrapped, losses.LossFunctionWrapper) and wrapped.name == "loss"
+    value = wrapped(y, z)
+    assert value.item() == pytest.approx(((z.data[:, 0] - y) ** 2).mean(), rel=1e-12)
+    value.backward()
+    np.testing.assert_allclose(z.grad.data[:, 0], 2 * (z.data[:, 0] - y) / 6, rtol=1e-12)
+
+    def per_sample_mse(y_true, y_pred):  # Keras' documented custom loss: one value per sample
+        return ((y_pred - y_true) ** 2).mean(axis=-1)
+    wrapped = losses.get(per_sample_mse)
+    assert wrapped.name == "per_sample_mse"
+    assert wrapped(y, z).item() == pytest.approx(((z.data[:, 0] - y) ** 2).mean(), rel=1e-12)
+
+
 def test_get_by_keras_name_and_repr():
     assert isinstance(losses.get("sparse_categorical_crossentropy"), nn.SparseCategoricalCrossentropy)
     assert isinstance(losses.get("mse"), nn.MeanSquaredError)

@@ -419,6 +419,20 @@ def test_a_loss_subclass_returning_per_sample_values_trains_on_their_mean():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_loss_function_given_1d_targets_trains_on_the_right_loss():
+    # (N,) targets against (N, 1) outputs: Keras expands the targets; broadcasting would make (N, N)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 1).astype(np.float32)
+    mg.manual_seed(0)
+    model = nn.Sequential([nn.Dense(1)])
+    model.compile(optimizer=optim.SGD(learning_rate=0.05), loss=lambda y_true, y_pred: ((y_pred - y_true) ** 2).mean())
+    true_mse = float(((model.predict(x)[:, 0] - y) ** 2).mean())
+    assert model.evaluate(x, y, batch_size=40)["loss"] == pytest.approx(true_mse, rel=1e-5)
+    model.fit(x, y, batch_size=10, epochs=60, verbose=0)
+    assert float(((model.predict(x)[:, 0] - y) ** 2).mean()) < 1e-2  # it learned the line
+
+
 def test_images_without_flatten_get_a_hint():
     x = np.zeros((8, 28, 28), np.uint8)
     y = np.zeros(8, np.int64)

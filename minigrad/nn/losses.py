@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,11 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "Loss",
+    "LossFunctionWrapper",
     "MeanSquaredError",
     "SparseCategoricalCrossentropy",
     "get",
+    "squeeze_or_expand_to_same_rank",
 ]
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -277,6 +280,50 @@ class MeanSquaredError(Loss):
         return _elementwise_targets(y_true, y_pred)
 
 
+def squeeze_or_expand_to_same_rank(x1: Any, x2: Any) -> tuple[Any, Any]:
+    """Keras' rank fix: when the ranks differ by one and the longer ends in 1, expand a rank-1 partner, else squeeze.
+
+    So (N,) targets meet (N, 1) outputs as (N, 1), instead of broadcasting to (N, N).
+    """
+    r1, r2 = np.ndim(x1), np.ndim(x2)
+    if r1 == r2 + 1 and np.shape(x1)[-1] == 1:
+        if r2 == 1:
+            x2 = _expand_last(x2)
+        else:
+            x1 = _squeeze_last(x1)
+    elif r2 == r1 + 1 and np.shape(x2)[-1] == 1:
+        if r1 == 1:
+            x1 = _expand_last(x1)
+        else:
+            x2 = _squeeze_last(x2)
+    return x1, x2
+
+
+def _expand_last(x: Any) -> Any:
+    return x.reshape(tuple(x.shape) + (1,)) if isinstance(x, Tensor) else np.expand_dims(x, -1)
+
+
+def _squeeze_last(x: Any) -> Any:
+    return x.reshape(tuple(x.shape)[:-1]) if isinstance(x, Tensor) else np.squeeze(x, -1)
+
+
+class LossFunctionWrapper(Loss):
+    """A function `fn(y_true, y_pred)` as a Loss (what compile makes of one): Keras' rank fix, then the reduction."""
+
+    def __init__(self, fn: Callable[[Any, Tensor], Any], reduction: str | None = "mean",
+                 name: str | None = None) -> None:
+        given = getattr(fn, "name", None) or getattr(fn, "__name__", None)  # as Keras names it; "loss" for a lambda
+        super().__init__(reduction, name or (given if isinstance(given, str) and given.isidentifier() else None))
+        self.fn = fn
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Any:
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"fn": getattr(self.fn, "__name__", repr(self.fn)), **super().get_config()}
+
+
 _BATCH_PATH = (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)
 
 
@@ -295,14 +342,16 @@ _BY_NAME = {
 
 
 def get(identifier: Any) -> Loss:
-    """A loss from a Keras name ("sparse_categorical_crossentropy", "mse", ...) or a Loss/callable as is."""
+    """A loss from a Keras name ("mse", ...), a Loss as is, or a function `fn(y_true, y_pred)` wrapped as a Loss."""
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _BY_NAME:
             raise ValueError(f"unknown loss {identifier!r}; choose one of {', '.join(sorted(_BY_NAME))}")
         return _BY_NAME[key]()
-    if callable(identifier):
+    if isinstance(identifier, Loss):
         return identifier
+    if callable(identifier):
+        return LossFunctionWrapper(identifier)  # as Keras' compile wraps a function: rank fix and reduction
     raise TypeError(f"a loss must be a name or a callable loss(y_true, y_pred), got {type(identifier).__name__}")
 
 
