@@ -303,6 +303,20 @@ def test_a_loss_function_gets_keras_rank_fix_and_reduction():
     assert wrapped(y, z).item() == pytest.approx(((z.data[:, 0] - y) ** 2).mean(), rel=1e-12)
 
 
+def test_get_instantiates_a_loss_class_like_keras():
+    made = losses.get(nn.SparseCategoricalCrossentropy)
+    assert isinstance(made, nn.SparseCategoricalCrossentropy) and made.from_logits is False
+
+    class NeedsAnArgument(nn.Loss):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = scale
+
+    with pytest.raises(TypeError, match=r"loss NeedsAnArgument is a class that cannot be made without "
+                                        r"arguments .*pass an instance, loss=NeedsAnArgument\(\.\.\.\)"):
+        losses.get(NeedsAnArgument)
+
+
 def test_get_by_keras_name_and_repr():
     assert isinstance(losses.get("sparse_categorical_crossentropy"), nn.SparseCategoricalCrossentropy)
     assert isinstance(losses.get("mse"), nn.MeanSquaredError)

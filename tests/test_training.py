@@ -97,6 +97,16 @@ def test_compile_is_required_and_accepts_names():
         model.compile(loss="mse", metrics=["f1"])
 
 
+def test_compile_takes_a_loss_class_as_keras_does():
+    x, y = blobs(40)
+    model = small_net("softmax")
+    model.compile(optimizer="adam", loss=nn.SparseCategoricalCrossentropy, metrics=["accuracy"])
+    assert isinstance(model.loss, nn.SparseCategoricalCrossentropy)
+    with pytest.warns(UserWarning, match="recovered the logits"):
+        history = model.fit(x, y, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
 def test_compile_before_build_binds_the_optimizer_in_fit():
     x, y = blobs(32)
     opt = optim.Adam()

@@ -342,12 +342,18 @@ _BY_NAME = {
 
 
 def get(identifier: Any) -> Loss:
-    """A loss from a Keras name ("mse", ...), a Loss as is, or a function `fn(y_true, y_pred)` wrapped as a Loss."""
+    """A loss from a Keras name ("mse", ...), a Loss (a class is instantiated), or a function wrapped as a Loss."""
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _BY_NAME:
             raise ValueError(f"unknown loss {identifier!r}; choose one of {', '.join(sorted(_BY_NAME))}")
         return _BY_NAME[key]()
+    if isinstance(identifier, type):  # loss=nn.SparseCategoricalCrossentropy without (): Keras makes one
+        try:
+            identifier = identifier()
+        except TypeError as exc:
+            raise TypeError(f"loss {identifier.__name__} is a class that cannot be made without arguments "
+                            f"({exc}); pass an instance, loss={identifier.__name__}(...)") from None
     if isinstance(identifier, Loss):
         return identifier
     if callable(identifier):
