@@ -317,6 +317,35 @@ def test_get_instantiates_a_loss_class_like_keras():
         losses.get(NeedsAnArgument)
 
 
+def _takes_outputs_then_targets(fn) -> bool:
+    names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+    return len(names) >= 2 and names[1] in ("labels", "targets", "target")
+
+
+FUNCTIONAL_LOSSES = [getattr(F, name) for name in F.__all__ if _takes_outputs_then_targets(getattr(F, name))]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONAL_LOSSES, ids=lambda fn: fn.__name__)
+def test_functional_losses_are_refused_with_the_nn_loss_to_use(fn):
+    # (outputs, targets) order: compile would call them with the arguments swapped
+    with pytest.raises(ValueError, match=rf"minigrad.functional.{fn.__name__}\(.*takes the outputs first.*"
+                                         rf"Use nn\.\w+\(.*F.{fn.__name__}\(y_pred, y_true\)"):
+        losses.get(fn)
+
+
+def test_functional_refusals_name_the_matching_nn_loss():
+    def message(fn):
+        with pytest.raises(ValueError) as info:
+            losses.get(fn)
+        return str(info.value)
+    assert {F.softmax_cross_entropy, F.cross_entropy, F.mse} <= set(FUNCTIONAL_LOSSES)
+    assert "Use nn.SparseCategoricalCrossentropy(from_logits=True)" in message(F.softmax_cross_entropy)
+    assert "Use nn.BinaryCrossentropy(from_logits=True)" in message(F.sigmoid_binary_cross_entropy)
+    assert "Use nn.MeanSquaredError()" in message(F.mse)
+    with pytest.raises(ValueError, match=r"minigrad.functional.relu\(x\) is not a loss"):
+        losses.get(F.relu)
+
+
 def test_get_by_keras_name_and_repr():
     assert isinstance(losses.get("sparse_categorical_crossentropy"), nn.SparseCategoricalCrossentropy)
     assert isinstance(losses.get("mse"), nn.MeanSquaredError)

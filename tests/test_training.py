@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.functional as F
 from minigrad import nn, optim
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -105,6 +106,17 @@ def test_compile_takes_a_loss_class_as_keras_does():
     with pytest.warns(UserWarning, match="recovered the logits"):
         history = model.fit(x, y, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_compile_refuses_functional_losses_and_takes_them_swapped():
+    x, y = blobs(40)
+    model = small_net()
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy.*Use nn.SparseCategoricalCrossentropy\(from_logits=True\)"):
+        model.compile(optimizer="sgd", loss=F.softmax_cross_entropy)
+    # the workaround the message gives trains on the same loss as the nn class
+    model.compile(optimizer="sgd", loss=lambda y_true, y_pred: F.softmax_cross_entropy(y_pred, y_true))
+    expected = nn.SparseCategoricalCrossentropy(from_logits=True)(y, model(x)).item()
+    assert model.evaluate(x, y, batch_size=40)["loss"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_compile_before_build_binds_the_optimizer_in_fit():

@@ -356,9 +356,38 @@ def get(identifier: Any) -> Loss:
                             f"({exc}); pass an instance, loss={identifier.__name__}(...)") from None
     if isinstance(identifier, Loss):
         return identifier
+    if getattr(identifier, "__module__", None) == F.__name__:
+        raise ValueError(_functional_refusal(identifier))
     if callable(identifier):
         return LossFunctionWrapper(identifier)  # as Keras' compile wraps a function: rank fix and reduction
     raise TypeError(f"a loss must be a name or a callable loss(y_true, y_pred), got {type(identifier).__name__}")
+
+
+# minigrad.functional's losses take (outputs, targets), the reverse of Keras' loss(y_true, y_pred): given
+# to compile they would be called with swapped arguments and train on nonsense without an error.
+_INSTEAD_OF_FUNCTIONAL = {
+    F.softmax_cross_entropy: "nn.SparseCategoricalCrossentropy(from_logits=True) for class-index labels "
+                             "(nn.CategoricalCrossentropy(from_logits=True) for one-hot rows)",
+    F.cross_entropy: "nn.SparseCategoricalCrossentropy() on the softmax outputs "
+                     "(nn.CategoricalCrossentropy() for one-hot rows)",
+    F.sigmoid_binary_cross_entropy: "nn.BinaryCrossentropy(from_logits=True)",
+    F.binary_cross_entropy: "nn.BinaryCrossentropy()",
+    F.mse: "nn.MeanSquaredError() (or loss='mse')",
+}
+
+
+def _functional_refusal(fn: Any) -> str:
+    """Why a minigrad.functional function cannot be a compile loss, and what to pass instead."""
+    name = getattr(fn, "__name__", repr(fn))
+    code = getattr(fn, "__code__", None)
+    args = ", ".join(code.co_varnames[:code.co_argcount]) if code is not None else "..."
+    if fn not in _INSTEAD_OF_FUNCTIONAL:
+        return (f"loss: minigrad.functional.{name}({args}) is not a loss; pass a loss such as "
+                "nn.SparseCategoricalCrossentropy() or a function loss(y_true, y_pred)")
+    return (f"loss: minigrad.functional.{name}({args}) takes the outputs first, but compile calls a loss "
+            f"Keras' way, loss(y_true, y_pred), so it would train on swapped arguments. Use "
+            f"{_INSTEAD_OF_FUNCTIONAL[fn]} instead, or swap them yourself: "
+            f"loss=lambda y_true, y_pred: F.{name}(y_pred, y_true)")
 
 
 def _first_frame_outside_minigrad() -> int:
