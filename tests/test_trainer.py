@@ -201,14 +201,72 @@ def test_dashboard_fits_the_terminal_width_and_shows_every_piece(width):
     assert ("progress" in lines[digit_row - 1]) == (width >= 110)  # side by side only when wide
 
 
-def test_dashboard_uses_a_small_digit_on_a_short_terminal():
-    info = RunInfo(epochs=1, steps_per_epoch=10, batch_size=4, digits=np.zeros((1, 28, 28), np.uint8),
-                   digit_labels=np.array([0]))
-    console = Console(width=80, height=24, color_system=None, file=io.StringIO(), record=True)
-    console.print(TrainingDashboard(info, console=console).render())
-    text = console.export_text()
-    assert "▀" * 14 in text and "▀" * 15 not in text
-    assert len(text.splitlines()) <= 24
+def dashboard_text(width: int, height: int, epochs: int = 5, done: int = 2, digits: bool = True) -> str:
+    """The dashboard of a run `done` epochs into `epochs` (3 layers, a title), as a user's terminal shows it."""
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[:, 10:18, 12:16] = 255
+    layers = [(name, shape, FakeParam(np.ones(size) * 1e-2)) for name, shape, size in
+              (("dense", "784→25", (784, 25)), ("dense_1", "25→15", (25, 15)), ("dense_2", "15→10", (15, 10)))]
+    info = RunInfo(epochs=epochs, steps_per_epoch=10, batch_size=4, title="minigrad · mnist · a title",
+                   digits=images if digits else None, digit_labels=np.array([3, 4]),
+                   probe=lambda batch: np.full((len(batch), 10), 0.1), layers=layers)
+    console = Console(width=width, height=height, color_system=None, file=io.StringIO(), record=True)
+    dashboard = TrainingDashboard(info, console=console)
+    feed(dashboard, epochs=done, steps=10)
+    dashboard.on_epoch_begin(done, {})
+    dashboard._read_gradients()
+    console.print(dashboard.render())
+    return console.export_text()
+
+
+def epochs_rows(text: str) -> list[str]:
+    """The epoch numbers the epochs table shows."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "─ epochs" in line)
+    column = lines[start].index("╭─ epochs")  # the panel may sit beside the digit
+    rows = []
+    for line in lines[start + 2:]:
+        cells = line[column:].strip("│ ").split()
+        if not cells or not cells[0].isdigit():
+            break
+        rows.append(cells[0])
+    return rows
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (100, 24), (100, 30), (100, 45), (120, 24), (120, 40)])
+def test_dashboard_always_shows_progress_gradient_norms_and_the_last_epochs(width, height):
+    # what the README promises: every size shows these, the digit giving way first on short terminals
+    text = dashboard_text(width, height, epochs=5, done=4)
+    lines = text.splitlines()
+    assert len(lines) <= height - 1 and all(len(line) <= width for line in lines)
+    for piece in ("─ progress", "gradient norms", "dense_2", "─ epochs", "─ loss", "─ accuracy"):
+        assert piece in text, (piece, text)
+    assert epochs_rows(text) == ["2", "3", "4"] or epochs_rows(text) == ["1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("width", [80, 100, 109])
+def test_dashboard_stacks_its_panels_below_110_columns(width):
+    text = dashboard_text(width, 50)
+    lines = text.splitlines()
+    digit = [line for line in lines if "▀" * 28 in line]
+    assert len(digit) == 14  # the full-size digit on a tall terminal
+    assert not any("progress" in line or "gradient" in line or "epochs" in line for line in digit)
+    assert epochs_rows(text) == ["1", "2"]
+
+
+def test_dashboard_uses_a_half_size_digit_then_none_as_the_terminal_gets_shorter():
+    tall, medium, short = (dashboard_text(80, height) for height in (40, 36, 24))
+    assert "▀" * 28 in tall
+    assert "▀" * 14 in medium and "▀" * 15 not in medium
+    assert "▀" not in short and "softmax output" not in short
+    assert "gradient norms" in short and "─ epochs" in short
+
+
+def test_dashboard_without_digits_shows_the_other_panels():
+    text = dashboard_text(120, 40, digits=False)
+    for piece in ("─ progress", "gradient norms", "─ epochs", "─ loss"):
+        assert piece in text, piece
+    assert "▀" not in text
 
 
 # ----- checkpoints --------------------------------------------------------------------------------------

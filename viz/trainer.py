@@ -557,11 +557,49 @@ class _Row:
         return Measurement(total, total)
 
 
+@dataclass
+class _Layout:
+    """One arrangement of the panels above the charts, as functions of the epochs table's row count."""
+
+    rows: Callable[[int], int]  # terminal rows it takes
+    draw: Callable[[int], Any]  # the renderable
+
+
+CHART_ROWS = (5, 8, 12)  # a chart's rows: the least worth drawing, enough to read, the most it gets
+EPOCH_ROWS = (3, 5)  # epochs table rows: the least a layout must show (if there were as many), then before 12-row charts
+
+
+def _plan(layout: _Layout, budget: int, wanted: int, last: bool) -> tuple[int, int] | None:
+    """(epochs table rows, chart rows) for `layout` in `budget` rows, or None when it needs a shorter layout.
+
+    The epochs table gets its first rows before the charts get 8, and more only once they have 12;
+    the last layout (nothing shorter to fall back on) gives up epochs rows, then chart rows.
+    """
+    least_chart, readable_chart, most_chart = CHART_ROWS
+
+    def chart(k: int) -> int:
+        return budget - layout.rows(k) - 3  # a chart panel is its rows, the axis line and the border
+
+    least = min(wanted, EPOCH_ROWS[0])
+    if last:
+        while least > 1 and chart(least) < least_chart:
+            least -= 1
+    elif chart(least) < least_chart:
+        return None
+    k = least
+    while k < min(wanted, EPOCH_ROWS[1]) and chart(k + 1) >= min(readable_chart, chart(least)):
+        k += 1
+    while k < wanted and chart(k + 1) >= most_chart:
+        k += 1
+    return k, min(most_chart, chart(k))
+
+
 class TrainingDashboard(Callback):
     """A live rich dashboard of a training run (a fit callback); use as a context manager around fit.
 
-    It adapts to the terminal: panels side by side from 110 columns, stacked below that, and a half-size
-    digit on short terminals.
+    It adapts to the terminal: panels side by side from 110 columns, stacked below that. The progress,
+    gradient norms, last epochs and the loss/accuracy charts always show; the test digit is drawn at half
+    size when the full one does not fit, and left out on short terminals (80×24: everything but the digit).
     """
 
     refresh_per_second = 4
@@ -671,14 +709,23 @@ class TrainingDashboard(Callback):
             self._digit_cache[key] = _Lines.render(self.console, text, 14 if compact else 28)
         return self._digit_cache[key]
 
+    def _bars_width(self, compact: bool) -> tuple[int, int]:
+        """The probability bars' width and the width of the whole text beside the digit."""
+        bar_width = 16 if compact else 20
+        return bar_width, max(len(str(n)) for n in self.info.class_names) + 1 + bar_width + 7
+
+    def _digit_panel_size(self, compact: bool) -> tuple[int, int]:
+        """The digit panel's (width, rows): a 28- or 14-cell digit beside ten bars, in a border."""
+        digit_cells = 14 if compact else 28
+        return digit_cells + 2 + self._bars_width(compact)[1] + 4, max(digit_cells // 2, 10) + 2
+
     def _digit_panel(self, compact: bool) -> tuple[Any, int]:
         """The digit beside its ten probability bars, and the panel's width."""
         info = self.info
         label = int(info.digit_labels[self.digit_index]) if info.digit_labels is not None else None
         probs = self.probs
-        bar_width = 16 if compact else 20
+        bar_width, bars_width = self._bars_width(compact)
         bars = probability_bars(probs, label, info.class_names, bar_width=bar_width)
-        bars_width = max(len(str(n)) for n in info.class_names) + 1 + bar_width + 7
         digit = self._digit(compact) if info.digits is not None and len(info.digits) else _Lines([], 0)
         width = digit.width + 2 + bars_width + 4
         subtitle = Text()
@@ -794,7 +841,7 @@ class TrainingDashboard(Callback):
                      subtitle=Text("epoch", "dim"), subtitle_align="right")
 
     def _epochs_panel(self, width: int, rows: int) -> Any:
-        """The last `rows` epochs' metrics as a small table."""
+        """The last `rows` epochs' metrics as a small table, padded to `rows` so the layout keeps still."""
         table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold")
         for name in ("epoch", "loss", "accuracy", "val_loss", "val_acc", "time"):
             table.add_column(name, justify="right", no_wrap=True)
@@ -809,6 +856,8 @@ class TrainingDashboard(Callback):
                           "" if elapsed is None else f"{elapsed:.1f}s")
         if not self.progress.epoch_logs:
             table.add_row(*(Text("…", "dim") for _ in range(6)))
+        for _ in range(rows - max(1, len(self.progress.epoch_logs[-rows:]))):
+            table.add_row()
         return Panel(table, title=Text("epochs", "bold"), title_align="left", border_style="blue", width=width)
 
     def render(self) -> Any:
@@ -816,69 +865,64 @@ class TrainingDashboard(Callback):
         width, height = self.console.width, self.console.height
         header = Text(self.info.title, "bold", no_wrap=True, overflow="ellipsis") if self.info.title else None
         budget = height - (1 if header else 0) - 1  # Live keeps the last line for the cursor
-        gradient_rows = max(1, len(self.info.layers)) + 2
-        half = width // 2
-        for layout in self._layouts(width, gradient_rows, budget):  # when none fits, the last (smallest) stays
-            top, rows = layout()
-            chart_height = min(12, budget - rows - 3)  # a chart panel is its rows + axis + border
-            if chart_height >= 5:
+        wanted = max(1, self.info.epochs - self.info.initial_epoch)
+        layouts = self._layouts(width)
+        for i, layout in enumerate(layouts):
+            plan = _plan(layout, budget, wanted, last=i == len(layouts) - 1)
+            if plan is not None:
                 break
-        parts = [top] if top is not None else []
+        epoch_rows, chart_height = plan
+        parts = [layout.draw(epoch_rows)]
         if chart_height >= 2:
+            half = width // 2
             parts.append(_Row((self._chart_panel("loss", half, chart_height), half),
                               (self._chart_panel("accuracy", width - half, chart_height), width - half)))
         return Group(*([header] if header else []), *parts)
 
-    def _layouts(self, width: int, gradient_rows: int, budget: int) -> list[Callable[[], tuple[Any, int]]]:
-        """Top-part layouts, richest first; each returns (renderable, its height in rows)."""
-        rows = gradient_rows
-        if self.info.digits is None or not len(self.info.digits):
-            return [lambda: self._progress_top(width, rows)]
-        if width >= 110:
-            return [lambda: self._wide_top(width, False, rows, budget),
-                    lambda: self._wide_top(width, True, rows, budget)]
-        return [lambda: self._narrow_top(width, False, rows), lambda: self._narrow_top(width, True, rows),
-                lambda: self._beside_top(width), lambda: self._progress_top(width, rows)]
+    def _layouts(self, width: int) -> list[_Layout]:
+        """The part above the charts, richest first: with the full-size digit, the half-size one, none.
+
+        From 110 columns the digit sits left of the other panels; below that everything stacks. Every
+        layout has the progress, the gradient norms and the epochs table: on a short terminal the digit
+        gives way first.
+        """
+        info = self.info
+        gradient_rows = max(1, len(info.layers)) + 2
+        half = width // 2
+        pair_rows = max(self._progress_rows(half), gradient_rows)
+
+        def pair() -> Any:  # progress and gradient norms share a row: both are short
+            return _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
+
+        layouts = []
+        for compact in (False, True) if info.digits is not None and len(info.digits) else ():
+            digit_width, digit_rows = self._digit_panel_size(compact)
+            if width >= 110:
+                layouts.append(self._digit_beside(width, compact, gradient_rows))
+            elif digit_width <= width:
+                layouts.append(_Layout(
+                    rows=lambda k, digit_rows=digit_rows: digit_rows + pair_rows + 3 + k,
+                    draw=lambda k, compact=compact: Group(self._digit_panel(compact)[0], pair(),
+                                                          self._epochs_panel(width, k))))
+        layouts.append(_Layout(rows=lambda k: pair_rows + 3 + k,
+                               draw=lambda k: Group(pair(), self._epochs_panel(width, k))))
+        return layouts
+
+    def _digit_beside(self, width: int, compact: bool, gradient_rows: int) -> _Layout:
+        """Wide terminals: the digit on the left; progress, gradient norms and the epochs table on the right."""
+        digit_width, digit_rows = self._digit_panel_size(compact)
+        right = width - digit_width
+        side_rows = self._progress_rows(right) + gradient_rows
+
+        def draw(k: int) -> Any:
+            side = Group(self._progress_panel(right), self._gradient_panel(right), self._epochs_panel(right, k))
+            return _Row((self._digit_panel(compact)[0], digit_width), (side, right))
+
+        return _Layout(rows=lambda k: max(digit_rows, side_rows + 3 + k), draw=draw)
 
     @staticmethod
     def _progress_rows(width: int) -> int:
         return 7 if width - 4 >= 46 else 8  # two bars, timing (two lines when narrow), two metric lines
-
-    def _wide_top(self, width: int, compact: bool, gradient_rows: int, budget: int) -> tuple[Any, int]:
-        """Digit on the left; progress, gradient norms and (room permitting) the epochs table on the right."""
-        digit, digit_width = self._digit_panel(compact)
-        digit_rows = 12 if compact else 16
-        right = width - digit_width
-        side = [self._progress_panel(right), self._gradient_panel(right)]
-        side_rows = self._progress_rows(right) + gradient_rows
-        # the epochs table fills rows beside the digit, and below it while the charts keep 8 rows
-        free = max(digit_rows, budget - 8 - 3) - side_rows - 3
-        if free >= 1:
-            shown = min(free, max(1, self.info.epochs - self.info.initial_epoch))
-            side.append(self._epochs_panel(right, shown))
-            side_rows += shown + 3
-        return _Row((digit, digit_width), (Group(*side), right)), max(digit_rows, side_rows)
-
-    def _narrow_top(self, width: int, compact: bool, gradient_rows: int) -> tuple[Any, int]:
-        """Digit above; progress and gradient norms side by side below it."""
-        digit, _ = self._digit_panel(compact or width < 72)
-        half = width // 2
-        row = _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
-        return Group(digit, row), (12 if compact or width < 72 else 16) + max(self._progress_rows(half), gradient_rows)
-
-    def _beside_top(self, width: int) -> tuple[Any, int]:
-        """Short terminals: the small digit and the progress side by side (no gradient norms)."""
-        digit, digit_width = self._digit_panel(True)
-        right = width - digit_width
-        if right < 30:
-            return None, 10**6  # does not fit: the next layout
-        return _Row((digit, digit_width), (self._progress_panel(right), right)), max(12, self._progress_rows(right))
-
-    def _progress_top(self, width: int, gradient_rows: int) -> tuple[Any, int]:
-        """Very short terminals: progress and gradient norms only."""
-        half = width // 2
-        row = _Row((self._progress_panel(half), half), (self._gradient_panel(width - half), width - half))
-        return row, max(self._progress_rows(half), gradient_rows)
 
 
 def _epochs(count: int) -> str:
