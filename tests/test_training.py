@@ -343,6 +343,50 @@ def test_one_hot_targets_with_categorical_crossentropy():
     assert result["accuracy"] > 0.8
 
 
+def test_each_metric_is_reported_under_the_identifier_given_like_keras_3():
+    x, y = blobs(90)
+    model = small_net("softmax")
+    model.compile(optimizer=optim.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["acc", "sparse_categorical_accuracy"])
+    assert model.metrics == ["acc", "sparse_categorical_accuracy"]
+    recorder = Recorder()
+    with pytest.warns(UserWarning, match="recovered the logits"):
+        history = model.fit(x, y, epochs=2, verbose=0, validation_data=(x[:30], y[:30]), callbacks=[recorder])
+    assert list(history.history) == ["loss", "acc", "sparse_categorical_accuracy",
+                                     "val_loss", "val_acc", "val_sparse_categorical_accuracy"]
+    assert {"acc", "sparse_categorical_accuracy"} <= set(recorder.batch_logs[-1])
+    assert history.history["acc"] == history.history["sparse_categorical_accuracy"]  # the same accuracy
+    result = model.evaluate(x, y)
+    assert list(result) == ["loss", "acc", "sparse_categorical_accuracy"]
+    by_hand = np.mean(model.predict(x).argmax(axis=1) == y)
+    assert result["acc"] == pytest.approx(by_hand) and result["sparse_categorical_accuracy"] == pytest.approx(by_hand)
+    assert history.history["val_acc"][-1] == pytest.approx(model.evaluate(x[:30], y[:30])["acc"])
+
+
+def test_binary_and_categorical_accuracy_by_name_and_repeated_names():
+    x, y = blobs(60)
+    onehot = np.eye(3, dtype=np.float32)[y]
+    model = small_net("softmax")
+    model.compile(loss="categorical_crossentropy", metrics=["categorical_accuracy", "binary_accuracy", "accuracy",
+                                                            "accuracy"])
+    with pytest.warns(UserWarning, match="recovered the logits"):
+        result = model.evaluate(x, onehot)
+    assert list(result) == ["loss", "categorical_accuracy", "binary_accuracy", "accuracy", "accuracy_1"]
+    out = model.predict(x)
+    assert result["categorical_accuracy"] == pytest.approx(np.mean(out.argmax(1) == y))
+    assert result["binary_accuracy"] == pytest.approx(np.mean((out > 0.5) == (onehot > 0.5)))
+    assert result["accuracy"] == result["accuracy_1"] == result["categorical_accuracy"]
+
+
+def test_an_unknown_metric_is_refused_at_compile_listing_the_supported_ones():
+    model = compiled()
+    before = model.optimizer, model.loss, model.metrics
+    with pytest.raises(ValueError, match=r"unknown metric 'f1'; minigrad supports 'accuracy', 'acc', "
+                                         r"'sparse_categorical_accuracy', 'categorical_accuracy', 'binary_accuracy'"):
+        model.compile(optimizer="sgd", loss="mse", metrics=["accuracy", "f1"])
+    assert (model.optimizer, model.loss, model.metrics) == before  # a refused compile changes nothing
+
+
 @pytest.mark.filterwarnings("ignore:.*recovered the logits")
 @pytest.mark.parametrize("from_logits", [True, False])
 def test_binary_accuracy_thresholds(from_logits):

@@ -16,7 +16,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,15 @@ __all__ = ["Model", "Sequential"]
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 
 
+class _Accuracy(NamedTuple):
+    """One compiled accuracy metric, checked against the data by `_probe`."""
+
+    name: str  # its key in the logs, the History and evaluate's dict: the identifier given, as Keras names it
+    count: Callable[[np.ndarray, np.ndarray], int]  # correct values in a batch of outputs and labels
+    per_sample: int  # values counted per sample (every output, for the binary accuracy)
+    labels: np.ndarray  # all the labels, as `count` reads them
+
+
 class Model(Module):
     """A Module that trains itself Keras' way; subclass it and define `forward` (or use Sequential)."""
 
@@ -41,7 +50,8 @@ class Model(Module):
         self.name = name or "model"
         self.optimizer: optim.Optimizer | None = None
         self.loss: Callable[[Any, Tensor], Tensor] | None = None
-        self.metrics: list[str] = []
+        self.metrics: list[str] = []  # the compiled metrics' names, the keys fit and evaluate report
+        self._metric_identifiers: list[str] = []  # which accuracy each one is ("acc", "binary_accuracy", ...)
         self.stop_training = False
         self.history: History | None = None
 
@@ -116,17 +126,12 @@ class Model(Module):
         """Choose the optimizer ("adam", "sgd" or an instance), the loss (name or instance) and metrics."""
         from minigrad.nn import losses
 
-        self.optimizer = optim.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        names = []
-        for metric in metrics or []:
-            if not isinstance(metric, str) or metric.lower() not in _ACCURACY_NAMES:
-                raise ValueError(f"compile: unknown metric {metric!r}; minigrad knows "
-                                 f"{', '.join(_ACCURACY_NAMES)}")
-            names.append(metric.lower())
-        self.metrics = names
+        # Everything is resolved before anything is set: a refused argument leaves the model as it was.
+        optimizer = optim.get(optimizer)
+        loss = losses.get(loss) if loss is not None else None
+        names, identifiers = _compiled_metrics(metrics)
+        self.optimizer, self.loss = optimizer, loss
+        self.metrics, self._metric_identifiers = names, identifiers
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self.loss is None:
@@ -155,12 +160,11 @@ class Model(Module):
         return array
 
     def _probe(self, x: np.ndarray, y: np.ndarray, what: str,
-               batch_size: int) -> tuple[np.ndarray, np.ndarray, Callable | None, int]:
+               batch_size: int) -> tuple[np.ndarray, list[_Accuracy]]:
         """Build on the first batch and check the targets against the outputs, once, before any step.
 
-        Returns the targets (reshaped if needed) for the accuracy, the targets as the loss takes them
-        (checked and converted once, for `_batch_loss`), the accuracy counter and the values per sample
-        it counts.
+        Returns the targets as the loss takes them (checked and converted once, for `_batch_loss`)
+        and the compiled accuracies, each with the labels as it reads them.
         """
         rows = min(len(x), batch_size)  # a batch like the ones to come, so errors show familiar shapes
         with no_grad():
@@ -181,13 +185,17 @@ class Model(Module):
         # A built-in loss checks every target of the set here, so a bad label gets the loss's
         # message whatever the metrics; _check_labels covers accuracy with other losses.
         targets = self.loss._prepare_targets(y, out) if _has_batch_path(self.loss) else y
-        kind = _accuracy_kind(self.metrics, self.loss, y, shape)
-        if kind == "sparse":
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = y.reshape(-1)
-            _check_labels(y, shape[-1], what)
-        counter, per_sample = _accuracy_counter(kind, self.loss, shape)
-        return y, targets, counter, per_sample
+        accuracies = []
+        for name, identifier in zip(self.metrics, self._metric_identifiers, strict=True):
+            kind = _accuracy_kind(identifier, self.loss, y, shape)
+            labels = y
+            if kind == "sparse":
+                if y.ndim == 2 and y.shape[1] == 1:
+                    labels = y.reshape(-1)
+                _check_labels(labels, shape[-1], what)
+            count, per_sample = _accuracy_counter(kind, self.loss, shape)
+            accuracies.append(_Accuracy(name, count, per_sample, labels))
+        return targets, accuracies
 
     def _batch_loss_function(self) -> Callable[[Any, Tensor], Tensor]:
         """The per-batch loss: a built-in Loss's unchecked `_batch_loss` (targets prepared by `_probe`), else the loss."""
@@ -222,18 +230,16 @@ class Model(Module):
                 raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples leaves one side empty")
             x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
             validation_data = (xv, yv)
-        y, targets, count_correct, per_sample = self._probe(x, y, "fit", batch_size)
+        targets, accuracies = self._probe(x, y, "fit", batch_size)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             xv = self._inputs(validation_data[0], "validation_data x")
             yv = self._targets(validation_data[1], len(xv), "validation_data y")
-            yv, tv, val_counter, val_per_sample = self._probe(xv, yv, "validation_data", batch_size)
-            validation = (xv, yv, tv, (val_counter, val_per_sample))
+            validation = (xv, *self._probe(xv, yv, "validation_data", batch_size))
         params = self._bind_optimizer()
         optimizer, loss_fn, forward = self.optimizer, self._batch_loss_function(), self.forward
-        separate_targets = targets is not y  # the accuracy reads y, the loss its prepared targets
 
         n = len(x)
         steps = -(-n // batch_size)
@@ -241,7 +247,6 @@ class Model(Module):
         cbs = CallbackList(list(callbacks or []) + [history], self,
                            {"verbose": verbose, "epochs": epochs, "steps": steps})
         batch_begin, batch_end = cbs.batch_begin, cbs.batch_end
-        acc_name = "accuracy" if count_correct is not None else None
         self.history = history
         self.stop_training = False
         self.train()
@@ -273,7 +278,8 @@ class Model(Module):
                 # One permutation per epoch; each batch gathers its rows with a slice of it (cheaper than
                 # gathering a shuffled copy of the whole set, and no second copy of x in memory).
                 order = rng.permutation(n) if shuffle else None
-                loss_sum, correct, seen = 0.0, 0, 0
+                loss_sum, seen = 0.0, 0
+                correct = [0] * len(accuracies)
                 for step in range(steps):
                     lo = step * batch_size
                     hi = min(lo + batch_size, n)
@@ -295,23 +301,21 @@ class Model(Module):
                     size = hi - lo
                     loss_sum += float(loss.data) * size
                     seen += size
-                    if count_correct is not None:
-                        correct += count_correct(out.data, y[index] if separate_targets else tb)
+                    for i, accuracy in enumerate(accuracies):
+                        # the labels the loss takes when they are the accuracy's too: no second gather
+                        labels = tb if accuracy.labels is targets else accuracy.labels[index]
+                        correct[i] += accuracy.count(out.data, labels)
                     if batch_end:
-                        logs = {"loss": loss_sum / seen, "size": size}
-                        if acc_name:
-                            logs[acc_name] = correct / (seen * per_sample)
+                        logs = {"loss": loss_sum / seen, "size": size, **_fractions(accuracies, correct, seen)}
                         for hook in batch_end:
                             hook(step, logs)
                     if interrupted or self.stop_training:
                         break
-                logs = {"loss": loss_sum / seen}
-                if acc_name:
-                    logs[acc_name] = correct / (seen * per_sample)
+                logs = {"loss": loss_sum / seen, **_fractions(accuracies, correct, seen)}
                 if interrupted:
                     break  # a partial epoch: no validation, no on_epoch_end, not in the history
                 if validation is not None:
-                    val = self._evaluate_arrays(*validation[:3], batch_size, validation[3])
+                    val = self._evaluate_arrays(*validation, batch_size)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.1f}s - "
@@ -334,24 +338,23 @@ class Model(Module):
 
     # ----- evaluate / predict -------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> dict[str, float]:
-        """{"loss": mean loss, "accuracy": ...} over (x, y), batched, without recording a graph."""
+        """{"loss": mean loss, then each compiled metric by name} over (x, y), batched, without recording a graph."""
         self._require_compiled("evaluate")
         batch_size = _positive_int("evaluate: batch_size", 32 if batch_size is None else batch_size)
         x = self._inputs(x)
         y = self._targets(y, len(x))
-        y, targets, counter, per_sample = self._probe(x, y, "evaluate", batch_size)
+        targets, accuracies = self._probe(x, y, "evaluate", batch_size)
         started = time.perf_counter()
-        result = self._evaluate_arrays(x, y, targets, batch_size, (counter, per_sample))
+        result = self._evaluate_arrays(x, targets, accuracies, batch_size)
         if verbose:
             print(f"evaluate - {time.perf_counter() - started:.1f}s - "
                   + " - ".join(f"{k}: {v:.4f}" for k, v in result.items()), flush=True)
         return result
 
-    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, targets: np.ndarray, batch_size: int,
-                         counter: tuple[Callable | None, int]) -> dict[str, float]:
-        count_correct, per_sample = counter
+    def _evaluate_arrays(self, x: np.ndarray, targets: np.ndarray, accuracies: list[_Accuracy],
+                         batch_size: int) -> dict[str, float]:
         loss_fn, forward = self._batch_loss_function(), self.forward
-        loss_sum, correct, n = 0.0, 0, len(x)
+        loss_sum, correct, n = 0.0, [0] * len(accuracies), len(x)
         was_training = self.training
         self.eval()
         try:
@@ -360,14 +363,11 @@ class Model(Module):
                     xb = x[lo:lo + batch_size]
                     out = forward(Tensor._wrap(xb))
                     loss_sum += float(loss_fn(targets[lo:lo + batch_size], out).data) * len(xb)
-                    if count_correct is not None:
-                        correct += count_correct(out.data, y[lo:lo + batch_size])
+                    for i, accuracy in enumerate(accuracies):
+                        correct[i] += accuracy.count(out.data, accuracy.labels[lo:lo + batch_size])
         finally:
             self.train(was_training)
-        result = {"loss": loss_sum / n}
-        if count_correct is not None:
-            result["accuracy"] = correct / (n * per_sample)
-        return result
+        return {"loss": loss_sum / n, **_fractions(accuracies, correct, n)}
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for x as one numpy array, computed in batches under no_grad."""
@@ -678,11 +678,39 @@ def _check_labels(y: np.ndarray, classes: int, what: str) -> None:
         raise ValueError(f"{what}: label {y[bad].item()!r} at index {bad} is not a whole number (class index)")
 
 
-def _accuracy_kind(metrics: list[str], loss: Any, y: np.ndarray, out_shape: tuple[int, ...]) -> str | None:
+def _compiled_metrics(metrics: Any) -> tuple[list[str], list[str]]:
+    """(names, identifiers) of compile's metrics: each named by the identifier given, as Keras 3 names them.
+
+    Keras makes a repeated name unique with a suffix ("accuracy", "accuracy_1"). Only the accuracy
+    family minigrad computes is known; anything else is refused here, at compile.
+    """
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if metrics is None:
+        metrics = []
+    if not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"compile: metrics must be a list of names such as ['accuracy'], got {type(metrics).__name__}")
+    names: list[str] = []
+    identifiers: list[str] = []
+    for metric in metrics:
+        if not isinstance(metric, str) or metric.lower() not in _ACCURACY_NAMES:
+            raise ValueError(f"compile: unknown metric {metric!r}; minigrad supports "
+                             f"{', '.join(repr(n) for n in _ACCURACY_NAMES)}")
+        name, k = metric, 1
+        while name in names:
+            name, k = f"{metric}_{k}", k + 1
+        names.append(name)
+        identifiers.append(metric.lower())
+    return names, identifiers
+
+
+def _fractions(accuracies: list[_Accuracy], correct: list[int], samples: int) -> dict[str, float]:
+    """{name: fraction correct} of each accuracy after `samples` samples."""
+    return {a.name: c / (samples * a.per_sample) for a, c in zip(accuracies, correct, strict=True)}
+
+
+def _accuracy_kind(name: str, loss: Any, y: np.ndarray, out_shape: tuple[int, ...]) -> str:
     """Which accuracy "accuracy" means here, as Keras decides it: from the loss, else from the shapes."""
-    if not metrics:
-        return None
-    name = metrics[0]
     if name in ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
         return name.split("_accuracy")[0].replace("_categorical", "")
     from minigrad.nn import losses
@@ -700,10 +728,8 @@ def _accuracy_kind(metrics: list[str], loss: Any, y: np.ndarray, out_shape: tupl
     return "categorical"
 
 
-def _accuracy_counter(kind: str | None, loss: Any, out_shape: tuple[int, ...]) -> tuple[Callable | None, int]:
+def _accuracy_counter(kind: str, loss: Any, out_shape: tuple[int, ...]) -> tuple[Callable, int]:
     """(count_correct(outputs, targets) -> int, values counted per sample) for an accuracy kind."""
-    if kind is None:
-        return None, 1
     if kind == "sparse":
         return (lambda out, y: int(np.count_nonzero(out.argmax(axis=-1) == y))), 1
     if kind == "categorical":
