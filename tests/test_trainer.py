@@ -201,19 +201,22 @@ def test_dashboard_fits_the_terminal_width_and_shows_every_piece(width):
     assert ("progress" in lines[digit_row - 1]) == (width >= 110)  # side by side only when wide
 
 
-def dashboard_text(width: int, height: int, epochs: int = 5, done: int = 2, digits: bool = True) -> str:
+def dashboard_text(width: int, height: int, epochs: int = 5, done: int = 2, digits: bool = True,
+                   steps: int = 10) -> str:
     """The dashboard of a run `done` epochs into `epochs` (3 layers, a title), as a user's terminal shows it."""
     images = np.zeros((2, 28, 28), np.uint8)
     images[:, 10:18, 12:16] = 255
     layers = [(name, shape, FakeParam(np.ones(size) * 1e-2)) for name, shape, size in
               (("dense", "784→25", (784, 25)), ("dense_1", "25→15", (25, 15)), ("dense_2", "15→10", (15, 10)))]
-    info = RunInfo(epochs=epochs, steps_per_epoch=10, batch_size=4, title="minigrad · mnist · a title",
+    info = RunInfo(epochs=epochs, steps_per_epoch=steps, batch_size=4, title="minigrad · mnist · a title",
                    digits=images if digits else None, digit_labels=np.array([3, 4]),
                    probe=lambda batch: np.full((len(batch), 10), 0.1), layers=layers)
     console = Console(width=width, height=height, color_system=None, file=io.StringIO(), record=True)
     dashboard = TrainingDashboard(info, console=console)
-    feed(dashboard, epochs=done, steps=10)
+    feed(dashboard, epochs=done, steps=steps)
     dashboard.on_epoch_begin(done, {})
+    for batch in range(steps - 1):  # the current epoch's batches but the last
+        dashboard.on_train_batch_end(batch, {"loss": 0.5, "accuracy": 0.75, "size": 4})
     dashboard._read_gradients()
     console.print(dashboard.render())
     return console.export_text()
@@ -260,6 +263,13 @@ def test_dashboard_uses_a_half_size_digit_then_none_as_the_terminal_gets_shorter
     assert "▀" * 14 in medium and "▀" * 15 not in medium
     assert "▀" not in short and "softmax output" not in short
     assert "gradient norms" in short and "─ epochs" in short
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_dashboard_progress_shows_the_whole_batch_count_with_two_digit_epochs(width):
+    # 'epoch 12/40' is wider than 'epoch 3/5': the bar, not the batch count, gives way
+    text = dashboard_text(width, 40, epochs=40, done=11, steps=430)
+    assert "epoch 12/40" in text and "429/430" in text and "429/4…" not in text
 
 
 def test_dashboard_without_digits_shows_the_other_panels():

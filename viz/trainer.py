@@ -743,10 +743,12 @@ class TrainingDashboard(Callback):
     def _progress_panel(self, width: int) -> Any:
         p, info = self.progress, self.info
         steps = info.steps_per_epoch
-        count_width = len(f"{steps}/{steps}")
-        bar_width = max(6, width - 4 - 10 - count_width - 2)
+        label_width = len(f"epoch {info.epochs}/{info.epochs}")
+        count_width = max(len(f"{steps}/{steps}"), len("100%"))
+        # the bar takes what the borders, the label, the count and the two gaps leave
+        bar_width = max(6, width - 4 - label_width - count_width - 2)
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True, width=len(f"epoch {info.epochs}/{info.epochs}"))
+        grid.add_column(no_wrap=True, width=label_width)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         epoch_shown = min(p.epoch + 1, info.epochs)
