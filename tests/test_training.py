@@ -387,6 +387,33 @@ def test_an_unknown_metric_is_refused_at_compile_listing_the_supported_ones():
     assert (model.optimizer, model.loss, model.metrics) == before  # a refused compile changes nothing
 
 
+@pytest.mark.parametrize(("loss", "metric", "onehot", "message"), [
+    ("categorical_crossentropy", "sparse_categorical_accuracy", True,
+     (r"metric 'sparse_categorical_accuracy' compares class indices .* labels have shape \(40, 3\) for outputs of "
+      r"shape \(None, 3\); they look like one-hot rows: pass metrics=\['categorical_accuracy'\]")),
+    ("sparse_categorical_crossentropy", "categorical_accuracy", False,
+     (r"metric 'categorical_accuracy' compares one-hot rows .* labels have shape \(40,\) for outputs of shape "
+      r"\(None, 3\); they look like class indices: pass metrics=\['sparse_categorical_accuracy'\]")),
+    ("sparse_categorical_crossentropy", "binary_accuracy", False,
+     (r"metric 'binary_accuracy' compares each output .* labels have shape \(40,\) .*"
+      r"pass metrics=\['sparse_categorical_accuracy'\]")),
+])
+def test_a_metric_that_cannot_read_the_labels_is_refused_before_any_step(loss, metric, onehot, message):
+    x, y = blobs(40)
+    labels = np.eye(3, dtype=np.float32)[y] if onehot else y
+    model = small_net()
+    model.compile(optimizer="sgd", loss=loss, metrics=[metric])
+    model(x[:1])
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=rf"^fit: {message}"):
+        model.fit(x, labels, verbose=0)
+    assert model.optimizer.iterations == 0
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+    with pytest.raises(ValueError, match=rf"^evaluate: {message}"):
+        model.evaluate(x, labels)
+
+
 @pytest.mark.filterwarnings("ignore:.*recovered the logits")
 @pytest.mark.parametrize("from_logits", [True, False])
 def test_binary_accuracy_thresholds(from_logits):

@@ -188,6 +188,7 @@ class Model(Module):
         accuracies = []
         for name, identifier in zip(self.metrics, self._metric_identifiers, strict=True):
             kind = _accuracy_kind(identifier, self.loss, y, shape)
+            _check_metric_labels(name, kind, y, shape, what)
             labels = y
             if kind == "sparse":
                 if y.ndim == 2 and y.shape[1] == 1:
@@ -726,6 +727,31 @@ def _accuracy_kind(name: str, loss: Any, y: np.ndarray, out_shape: tuple[int, ..
     if y.ndim < len(out_shape) or (y.shape[-1] == 1 and out_shape[-1] > 1):
         return "sparse"
     return "categorical"
+
+
+def _check_metric_labels(name: str, kind: str, y: np.ndarray, out_shape: tuple[int, ...], what: str) -> None:
+    """Raise ValueError when an accuracy cannot read these labels: at the probe, before a step changes a weight."""
+    outputs, labels = tuple(out_shape[1:]), tuple(y.shape[1:])
+    indices = bool(outputs) and labels in (outputs[:-1], outputs[:-1] + (1,))  # one class index per row of scores
+    rows = labels == outputs
+    classes = outputs[-1] if outputs else 1
+    if kind == "sparse" and not indices:
+        reads = "compares class indices with the argmax of the outputs"
+        hint = ("they look like one-hot rows: pass metrics=['categorical_accuracy'] (or 'accuracy'), or the "
+                "labels as class indices, y.argmax(axis=-1)") if rows else \
+            f"give class indices of shape {(len(y),) + outputs[:-1]}"
+    elif kind == "categorical" and not rows:
+        reads = "compares one-hot rows shaped like the outputs by their argmax"
+        hint = ("they look like class indices: pass metrics=['sparse_categorical_accuracy'] (or 'accuracy'), or "
+                f"one-hot labels np.eye({classes})[y]") if indices else f"give labels of shape {(len(y),) + outputs}"
+    elif kind == "binary" and not (rows or labels + (1,) == outputs or labels == outputs + (1,)):
+        reads = "compares each output with a 0/1 target of the same shape"
+        hint = ("they look like class indices: pass metrics=['sparse_categorical_accuracy']" if indices and classes > 1
+                else f"give targets of shape {(len(y),) + outputs}")
+    else:
+        return
+    raise ValueError(f"{what}: metric {name!r} {reads}, but the labels have shape {y.shape} for outputs of shape "
+                     f"{(None,) + outputs}; {hint}")
 
 
 def _accuracy_counter(kind: str, loss: Any, out_shape: tuple[int, ...]) -> tuple[Callable, int]:
