@@ -205,6 +205,41 @@ def test_the_default_checkpoint_goes_under_minigrad_runs(tmp_path):
     assert f"checkpoint: {saved[0].relative_to(tmp_path)}" in result.stdout
 
 
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch, capsys):
+    import viz.cli
+
+    monkeypatch.chdir(tmp_path)
+    stamp = ["20260101-120000"]
+    monkeypatch.setattr(viz.cli.time, "strftime", lambda fmt, *when: stamp[0])
+    args = viz.cli.build_parser().parse_args(["train", "--limit", "300", "--hidden", "8", "--epochs", "1"])
+    # two terminals: both runs are set up before either has saved anything
+    runs = [viz.cli.TrainingRun(args), viz.cli.TrainingRun(args)]
+    stamp[0] = "20260101-120001"
+    runs.append(viz.cli.TrainingRun(args))
+    folders = [run.save_path.parent for run in runs]
+    assert [str(f) for f in folders] == ["minigrad-runs/mnist-20260101-120000", "minigrad-runs/mnist-20260101-120000-2",
+                                         "minigrad-runs/mnist-20260101-120001"]
+    for i, run in enumerate(runs):
+        run.history = {"loss": [float(i)]}
+        run.save()
+    for i, folder in enumerate(folders):  # each run's weights and metrics stayed its own
+        assert json.loads((folder / "metrics.jsonl").read_text())["loss"] == i
+    assert sorted(Path("minigrad-runs").glob("mnist-*")) == folders  # the README's sorted(...)[-1] is the latest
+
+
+def test_a_run_that_saved_nothing_leaves_no_empty_run_folder(tmp_path, monkeypatch, capsys):
+    import viz.checkpoint
+
+    def full_disk(fd):
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(viz.checkpoint.os, "fsync", full_disk)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--epochs", "1", "--limit", "300", "--hidden", "8", "--plain"]) == 1
+    assert "could not write the checkpoint minigrad-runs/mnist-" in capsys.readouterr().err
+    assert list((tmp_path / "minigrad-runs").iterdir()) == []
+
+
 def test_resume_counts_epochs_in_total_and_matches_an_uninterrupted_run(two_epochs, tmp_path):
     folder, first = two_epochs
     assert first.returncode == 0, first.stderr

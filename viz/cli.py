@@ -296,15 +296,25 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+RUNS = Path("minigrad-runs")
+
+
 def default_run_path(dataset: str) -> Path:
-    """minigrad-runs/<dataset>-<YYYYmmdd-HHMMSS>/checkpoint.npz (a -2, -3... suffix if that folder exists)."""
+    """minigrad-runs/<dataset>-<YYYYmmdd-HHMMSS>/checkpoint.npz in a folder this call creates for the run.
+
+    os.mkdir either creates the folder or fails because it exists, so two runs started in the same second
+    (two terminals, a sweep) never share one: the later gets a -2, -3... suffix. The names sort by time.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = Path("minigrad-runs") / f"{dataset}-{stamp}"
-    n = 2
-    while folder.exists():
-        folder = Path("minigrad-runs") / f"{dataset}-{stamp}-{n}"
-        n += 1
-    return folder / "checkpoint.npz"
+    RUNS.mkdir(exist_ok=True)
+    folder, n = RUNS / f"{dataset}-{stamp}", 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder / "checkpoint.npz"
+        except FileExistsError:
+            n += 1
+            folder = RUNS / f"{dataset}-{stamp}-{n}"
 
 
 def _check_writable(path: Path, flag: str = "--save", what: str = "the checkpoint",
@@ -372,10 +382,12 @@ class TrainingRun:
             except CheckpointError as e:
                 raise UsageError(f"cannot resume: {e}") from None
         self.settings = s = resolve_settings(args, checkpoint.args if checkpoint else None, args.resume)
-        self.save_path = Path(args.save) if args.save else Path(args.resume) if args.resume else \
-            default_run_path(s.dataset)
+        given = args.save or args.resume
+        # the default run folder is created only once the run can start (below): a refused run leaves none
+        self.save_path = Path(given) if given else RUNS / f"{s.dataset}-{time.strftime('%Y%m%d-%H%M%S')}" / \
+            "checkpoint.npz"
+        self.run_folder: Path | None = None  # the folder created for this run's default checkpoint path
         _check_writable(self.save_path)
-        self.metrics_path = metrics_path(self.save_path)
 
         (images, labels), (test_images, test_labels) = load_dataset(s.dataset)
         available = len(images) - VALIDATION_SIZE
@@ -401,6 +413,14 @@ class TrainingRun:
         if self.epoch >= s.epochs:
             self.notes.append(f"the checkpoint has already trained {self.epoch} epochs (--epochs {s.epochs}): "
                               "evaluating only")
+        if not given:
+            try:
+                self.save_path = default_run_path(s.dataset)
+            except OSError as e:
+                raise UsageError(f"cannot create a run folder in {RUNS.absolute()} ({e.strerror or e}); give the "
+                                 "checkpoint's path with --save PATH") from None
+            self.run_folder = self.save_path.parent
+        self.metrics_path = metrics_path(self.save_path)
 
     def _restore(self, checkpoint: Any, source: str) -> None:
         s = self.settings
@@ -546,6 +566,12 @@ class TrainingRun:
                           train_time=train_time, epochs_done=self.epoch, checkpoint=str(self.save_path),
                           metrics=str(self.metrics_path), notes=self.notes)
 
+    def remove_empty_run_folder(self) -> None:
+        """Remove the folder created for this run if nothing was saved in it."""
+        if self.run_folder is not None:
+            with contextlib.suppress(OSError):  # not empty (the usual case), or already gone
+                self.run_folder.rmdir()
+
     def resume_point(self) -> str:
         """Where the last save stands: 'after epoch 2' or 'in epoch 3 after batch 130/430'."""
         if self.batch == 0:
@@ -560,10 +586,17 @@ class TrainingRun:
 
 def train(args: argparse.Namespace) -> int:
     """`minigrad train`: returns the exit code."""
-    from viz.trainer import PlainLog, TrainingDashboard, summary_lines, summary_renderable
-
     use_one_blas_thread()
     run = TrainingRun(args)
+    try:
+        return _train(run, args)
+    finally:  # a run stopped before its first save leaves no empty folder in minigrad-runs
+        run.remove_empty_run_folder()
+
+
+def _train(run: TrainingRun, args: argparse.Namespace) -> int:
+    from viz.trainer import PlainLog, TrainingDashboard, summary_lines, summary_renderable
+
     info = run.run_info()
     live = _interactive(args.plain)
     if live:
