@@ -711,7 +711,16 @@ def _fractions(accuracies: list[_Accuracy], correct: list[int], samples: int) ->
 
 
 def _accuracy_kind(name: str, loss: Any, y: np.ndarray, out_shape: tuple[int, ...]) -> str:
-    """Which accuracy "accuracy" means here, as Keras decides it: from the loss, else from the shapes."""
+    """The accuracy ("sparse", "categorical" or "binary") that the metric `name` computes.
+
+    An explicit name is taken at its word. "accuracy"/"acc" follows Keras 2's rule, not Keras 3's:
+    a built-in cross-entropy loss decides (BinaryCrossentropy -> binary, CategoricalCrossentropy ->
+    categorical, SparseCategoricalCrossentropy -> sparse), and only other losses fall back to the
+    shapes, which Keras 3 uses for every loss (one output -> binary; labels a rank short of the
+    outputs or ending in 1 -> sparse; else categorical). The loss already says how the labels are
+    meant: BinaryCrossentropy on several sigmoid outputs (multi-label) counts every output against
+    its target, where Keras 3's shape rule would compare argmaxes.
+    """
     if name in ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"):
         return name.split("_accuracy")[0].replace("_categorical", "")
     from minigrad.nn import losses
