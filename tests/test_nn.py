@@ -451,6 +451,39 @@ def test_unbuilt_model_refusing_a_file_stays_unbuilt(tmp_path):
     assert not other.built and other.layers[0].kernel is None
 
 
+def nested_net():
+    return nn.Sequential([nn.Sequential([nn.Dense(3, activation="relu")]),
+                          nn.Sequential([nn.Sequential([nn.Dense(4, activation="tanh")]), nn.Dense(5)]),
+                          nn.Dense(2)])
+
+
+def test_a_fresh_model_with_nested_sequentials_builds_from_a_weights_file(tmp_path):
+    x = np.random.default_rng(5).normal(size=(6, 7)).astype(np.float32)
+    trained = nested_net()
+    trained(x)
+    trained.save_weights(tmp_path / "nested.npz")
+    fresh = nested_net()
+    fresh.load_weights(tmp_path / "nested.npz")
+    assert fresh.built
+    np.testing.assert_array_equal(fresh.predict(x), trained.predict(x))
+    lines = []
+    fresh.summary(print_fn=lines.append)
+    rows = [line for line in lines[0].splitlines() if "(Sequential)" in line]
+    assert len(rows) == 2 and "(None, 3)" in rows[0] and "(None, 5)" in rows[1]
+
+
+def test_a_nested_model_refusing_a_file_stays_unbuilt(tmp_path):
+    x = np.zeros((1, 7), np.float32)
+    trained = nested_net()
+    trained(x)
+    trained.save_weights(tmp_path / "nested.npz")
+    wider = nn.Sequential([nn.Sequential([nn.Dense(3, activation="relu")]),
+                           nn.Sequential([nn.Sequential([nn.Dense(4)]), nn.Dense(6)]), nn.Dense(2)])
+    with pytest.raises(ValueError, match=r"'layer1.dense_1.kernel' has shape \(4, 5\) in the file but \(4, 6\)"):
+        wider.load_weights(tmp_path / "nested.npz")
+    assert not wider.built and all(layer.kernel is None for layer in wider.modules() if isinstance(layer, nn.Dense))
+
+
 def test_load_weights_of_a_corrupt_file(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")

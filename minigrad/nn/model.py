@@ -527,11 +527,21 @@ class Sequential(Model):
             x = layer(x)
         return x
 
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The first layer's input shape, (None, features...), once known."""
+        return getattr(self.layers[0], "input_shape", None) if self.layers else None
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...] | None:
+        """The last layer's output shape, (None, units...), once known (a nested model's row in summary())."""
+        return getattr(self.layers[-1], "output_shape", None) if self.layers else None
+
     def named_parameters(self) -> list[tuple[str, Tensor]]:
         """(name, parameter) with the layers' names: ("dense.kernel", ...), ("dense_1.kernel", ...)."""
         out, seen = [], set()
         for layer in self.layers:
-            prefix = getattr(layer, "name", type(layer).__name__.lower())
+            prefix = _layer_key(layer)
             for role, t in layer.named_parameters():
                 if id(t) not in seen:
                     seen.add(id(t))
@@ -555,28 +565,46 @@ class Sequential(Model):
     def _build_from_weights(self, arrays: dict[str, np.ndarray], source: str) -> list[Layer]:
         built: list[Layer] = []
         try:
-            for i, layer in enumerate(self.layers):
-                if not isinstance(layer, Layer) or layer.built:
-                    continue
-                prefix = f"layer{i}."
-                shapes = {k[len(prefix):]: tuple(v.shape) for k, v in arrays.items() if k.startswith(prefix)}
-                if not shapes and type(layer).build_from_weights is Layer.build_from_weights:
-                    continue  # a layer without weights that cannot build this way: it builds on its first call
-                try:
-                    layer.build_from_weights(shapes)
-                except ValueError as exc:
-                    raise ValueError(f"load_weights: {source} does not fit layer {i} ('{layer.name}'): {exc}") from None
-                built.append(layer)
+            self._build_layers(arrays, source, [(f"layer{i}", str(i)) for i in range(len(self.layers))], built)
         except BaseException:
             for layer in built:
                 layer._unbuild()
             raise
         return built
 
+    def _build_layers(self, arrays: dict[str, np.ndarray], source: str, keys: list[tuple[str, str]],
+                      built: list[Layer]) -> None:
+        """Build each unbuilt layer from the arrays under its key (appending it to `built`).
+
+        `keys` holds each layer's key and its position for messages. A nested Sequential's arrays
+        sit under its key with its own `named_parameters` names ("layer0.dense.kernel"), as
+        `_weight_items` writes them, so it builds its layers from those.
+        """
+        for layer, (key, position) in zip(self.layers, keys, strict=True):
+            prefix = key + "."
+            mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if isinstance(layer, Sequential):
+                inner = [(_layer_key(sub), f"{position}.{j}") for j, sub in enumerate(layer.layers)]
+                layer._build_layers(mine, source, inner, built)
+                continue
+            if not isinstance(layer, Layer) or layer.built:
+                continue
+            shapes = {role: tuple(v.shape) for role, v in mine.items()}
+            if not shapes and type(layer).build_from_weights is Layer.build_from_weights:
+                continue  # a layer without weights that cannot build this way: it builds on its first call
+            try:
+                layer.build_from_weights(shapes)
+            except ValueError as exc:
+                raise ValueError(f"load_weights: {source} does not fit layer {position} ('{layer.name}'): "
+                                 f"{exc}") from None
+            built.append(layer)
+
     def _check_layer_chain(self, source: str) -> None:
         # Each layer's inputs are the previous layer's outputs: a file may not make them disagree.
         previous = None
         for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                layer._check_layer_chain(source)
             shape_in = getattr(layer, "input_shape", None)
             if previous is not None and shape_in is not None and previous[1] is not None \
                     and shape_in[-1] != previous[1][-1]:
@@ -587,6 +615,11 @@ class Sequential(Model):
 
 
 # ----- helpers -----------------------------------------------------------------------------
+
+def _layer_key(layer: Any) -> str:
+    """A layer's part of a Sequential's parameter names: its name (its type's, for a Module without one)."""
+    return getattr(layer, "name", type(layer).__name__.lower())
+
 
 def _positive_int(what: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
