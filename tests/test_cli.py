@@ -293,6 +293,47 @@ def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch
     assert "resume with: " in out and "train --resume ck.npz" in out
 
 
+def interrupt_once(monkeypatch, epoch: int, batch: int) -> None:
+    """Ctrl-C as batch `batch` of epoch `epoch` (both from 1) ends: fit finishes that batch and stops."""
+    from viz.trainer import PlainLog
+
+    original, fired = PlainLog.on_train_batch_end, []
+
+    def on_train_batch_end(self, index, logs=None):
+        original(self, index, logs)
+        if not fired and (self.progress.epoch + 1, self.progress.batches_done) == (epoch, batch):
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(PlainLog, "on_train_batch_end", on_train_batch_end)
+
+
+def train_figures(line: str) -> str:
+    return re.search(r"loss \S+  accuracy \S+", line).group(0)
+
+
+def test_a_resumed_epoch_prints_the_whole_epochs_figures_as_recorded(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    common = ["--limit", "1280", "--hidden", "8", "--plain"]  # 10 batches an epoch, a line every 2
+    interrupt_once(monkeypatch, epoch=2, batch=5)
+    assert main(["train", *common, "--epochs", "2", "--save", "cut.ckpt"]) == 130
+    cut = load_checkpoint(tmp_path / "cut.ckpt")
+    assert (cut.epoch, cut.batch) == (1, 5)
+    capsys.readouterr()
+    assert main(["train", "--resume", "cut.ckpt", "--plain"]) == 0
+    resumed = capsys.readouterr().out
+    assert main(["train", *common, "--epochs", "2", "--save", "whole.ckpt"]) == 0
+    whole = capsys.readouterr().out
+    (line,) = epoch_lines(resumed)
+    recorded = [json.loads(row) for row in (tmp_path / "cut.metrics.jsonl").read_text().splitlines()][1]
+    assert train_figures(line) == f"loss {recorded['loss']:.4f}  accuracy {recorded['accuracy']:.4f}"
+    assert train_figures(line) == train_figures(epoch_lines(whole)[1])  # as if never interrupted
+    for batch in ("batch 6/10", "batch 10/10"):  # the running means within the epoch, too
+        ours = next(x for x in resumed.splitlines() if x.startswith(f"epoch 2/2  {batch} "))
+        theirs = next(x for x in whole.splitlines() if x.startswith(f"epoch 2/2  {batch} "))
+        assert train_figures(ours) == train_figures(theirs)
+
+
 @pytest.mark.parametrize("epochs, says", [
     ("1", "minigrad train: training finished (1 epoch), but could not write the checkpoint ck.npz"),
     ("3", "minigrad train: stopped after epoch 1 (of 3) because it could not write the checkpoint ck.npz"),

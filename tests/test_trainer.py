@@ -166,6 +166,33 @@ def test_plain_log_writes_a_line_every_n_batches_and_per_epoch_without_escape_co
     assert len(lines) == 6 and not ESCAPE.search(stream.getvalue())
 
 
+def resumed_epoch_lines(partial: dict[str, float]) -> list[str]:
+    """Plain lines of epoch 2 of 2 resumed after 3 of its 5 batches (loss 1.0 each), then 2 of loss 2.0."""
+    stream = io.StringIO()
+    known = {"initial_partial": partial} if partial else {}
+    log = PlainLog(RunInfo(epochs=2, steps_per_epoch=5, batch_size=4, initial_epoch=1, initial_batch=3, **known),
+                   stream=stream, every=1)
+    log.set_batch_offset(3)
+    log.on_epoch_begin(1, {})
+    log.on_train_batch_end(0, {"loss": 2.0, "accuracy": 0.5, "size": 4})
+    log.on_train_batch_end(1, {"loss": 2.0, "accuracy": 0.5, "size": 4})
+    log.on_epoch_end(1, {"loss": 2.0, "accuracy": 0.5, "val_loss": 0.3, "val_accuracy": 0.9})
+    return stream.getvalue().splitlines()
+
+
+def test_a_resumed_epoch_reports_means_over_all_its_batches():
+    lines = resumed_epoch_lines({"loss": 1.0, "accuracy": 1.0, "samples": 12})
+    assert lines[0].startswith("epoch 2/2  batch 4/5  loss 1.2500  accuracy 0.8750")  # (3·4·1 + 4·2) / 16
+    assert lines[2].startswith("epoch 2/2  loss 1.4000  accuracy 0.8000  val_loss 0.3000")  # (12 + 16) / 20
+    assert "only" not in lines[2]
+
+
+def test_a_resumed_epoch_without_the_earlier_batches_figures_says_so():
+    lines = resumed_epoch_lines({})
+    assert lines[2].startswith("epoch 2/2  loss 2.0000  accuracy 0.5000  val_loss 0.3000  val_accuracy 0.9000  "
+                               "(train figures of batches 4-5 only)")
+
+
 class FakeParam:
     def __init__(self, grad):
         self.grad = grad

@@ -467,7 +467,8 @@ class TrainingRun:
         layers = [(layer.name, f"{layer.kernel.shape[0]}→{layer.kernel.shape[1]}", layer.kernel)
                   for layer in _dense_layers(self.model)]
         return RunInfo(epochs=s.epochs, steps_per_epoch=self.steps, batch_size=s.batch_size,
-                       initial_epoch=min(self.epoch, s.epochs), initial_batch=self.batch, title=self.title,
+                       initial_epoch=min(self.epoch, s.epochs), initial_batch=self.batch,
+                       initial_partial=dict(self.partial), title=self.title,
                        class_names=self.class_names, digits=np.asarray(self.test_images[shown]),
                        digit_labels=self.y_test[shown], probe=self.probabilities, layers=layers)
 
@@ -535,7 +536,8 @@ class TrainingRun:
                 progress = monitor.progress
                 self.batch = first + progress.batches_done - progress.batch_offset
                 samples = self.partial.get("samples", 0) + progress.epoch_samples
-                self.partial = {**self._merge_partial(progress.logs, progress.epoch_samples), "samples": samples}
+                self.partial = {**self._merge_partial(progress.fit_logs, progress.epoch_samples),
+                                "samples": samples}
             self.save()
             if interrupted:
                 return False
@@ -543,15 +545,9 @@ class TrainingRun:
 
     def _merge_partial(self, means: dict[str, float], samples: int) -> dict[str, float]:
         """Train means over this epoch's batches before an interrupt (self.partial) and after it."""
-        before = self.partial.get("samples", 0)
-        merged = {}
-        for key in ("loss", "accuracy"):
-            parts = [(self.partial[key], before)] if before and key in self.partial else []
-            if samples and key in means:
-                parts.append((means[key], samples))
-            if parts:
-                merged[key] = sum(v * n for v, n in parts) / sum(n for _, n in parts)
-        return merged
+        from viz.trainer import merge_partial  # the one the monitor prints with: the figures agree
+
+        return merge_partial(self.partial, means, samples)
 
     def evaluate(self, train_time: float) -> Any:
         from viz.checkpoint import write_metrics

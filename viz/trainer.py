@@ -44,6 +44,7 @@ __all__ = [
     "format_duration",
     "gradient_bars",
     "hardest_classes",
+    "merge_partial",
     "most_confused",
     "probability_bars",
     "summary_lines",
@@ -66,6 +67,9 @@ class RunInfo:
     batch_size: int
     initial_epoch: int = 0
     initial_batch: int = 0  # batches of `initial_epoch` already done (a run resumed mid-epoch)
+    # the train means of those batches and their sample count ({"loss", "accuracy", "samples"}), so the
+    # resumed epoch reports whole-epoch figures; without "samples" it says its figures cover part of it
+    initial_partial: dict[str, float] = field(default_factory=dict)
     title: str = ""
     class_names: Sequence[str] = tuple(str(i) for i in range(10))
     # test digits to show (uint8, (k, 28, 28)) with their labels, and a function giving the network's
@@ -102,6 +106,22 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def merge_partial(partial: dict[str, float], means: dict[str, float], samples: int) -> dict[str, float]:
+    """Train loss/accuracy over an epoch's batches before a resume (`partial`, with its "samples") and after.
+
+    `means` are the running means over the `samples` samples trained since the resume.
+    """
+    before = partial.get("samples", 0)
+    merged = {}
+    for key in ("loss", "accuracy"):
+        parts = [(partial[key], before)] if before and key in partial else []
+        if samples and key in means:
+            parts.append((means[key], samples))
+        if parts:
+            merged[key] = sum(v * n for v, n in parts) / sum(n for _, n in parts)
+    return merged
+
+
 def _float(value: Any) -> float:
     try:
         return float(value)
@@ -117,7 +137,11 @@ class _Progress:
         self.epoch = info.initial_epoch  # 0-based, as fit's callbacks count
         self.batch_offset = info.initial_batch
         self.batches_done = info.initial_batch  # in the current epoch
-        self.logs: dict[str, float] = {}
+        # batches of the current epoch trained before a resume: their means, and how many samples
+        self.partial = dict(info.initial_partial) if info.initial_batch else {}
+        self.fit_logs: dict[str, float] = {}  # fit's running means: this session's batches of the epoch
+        self.logs: dict[str, float] = {}  # what is shown: the same over all the epoch's batches so far
+        self.partial_epochs: dict[int, int] = {}  # epoch -> batches before the resume its figures lack
         self.epoch_logs: list[tuple[int, dict[str, float]]] = []
         total_steps = max(1, info.epochs * info.steps_per_epoch)
         # per-batch train loss/accuracy recovered from fit's running means, indexed by absolute step
@@ -147,7 +171,7 @@ class _Progress:
         logs = logs or {}
         index = batch + self.batch_offset
         self.batches_done = index + 1
-        self.logs = {k: _float(v) for k, v in logs.items() if k not in ("batch", "size")}
+        self.fit_logs = {k: _float(v) for k, v in logs.items() if k not in ("batch", "size")}
         size = logs.get("size")
         size = int(size) if isinstance(size, (int, np.integer)) else self.info.batch_size
         seen_before = self.epoch_samples
@@ -159,7 +183,7 @@ class _Progress:
         # so the k-th batch's own value is (seen_k*m_k - seen_(k-1)*m_(k-1)) / size_k: exact when a batch
         # (the last one) is smaller than the others
         for name, series, i in (("loss", self.step_loss, 0), ("accuracy", self.step_accuracy, 1)):
-            mean = self.logs.get(name, math.nan)
+            mean = self.fit_logs.get(name, math.nan)
             previous = self._previous_means[i]
             if seen_before == 0 or math.isnan(previous) or size <= 0:
                 value = mean
@@ -167,13 +191,23 @@ class _Progress:
                 value = (self.epoch_samples * mean - seen_before * previous) / size
             if 0 <= step < series.size:
                 series[step] = value
-        self._previous_means = (self.logs.get("loss", math.nan), self.logs.get("accuracy", math.nan))
+        self._previous_means = (self.fit_logs.get("loss", math.nan), self.fit_logs.get("accuracy", math.nan))
+        self.logs = {**self.fit_logs, **self._whole_epoch(self.fit_logs)}
+
+    def _whole_epoch(self, means: dict[str, float]) -> dict[str, float]:
+        """Train means over all the epoch's batches, those before a resume included (when known)."""
+        return merge_partial(self.partial, means, self.epoch_samples) if self.partial.get("samples") else {}
 
     def end_epoch(self, epoch: int, logs: dict[str, Any] | None) -> None:
         values = {k: _float(v) for k, v in (logs or {}).items()}
+        whole = self._whole_epoch(values)
+        values = {**whole, **{k: v for k, v in values.items() if k not in whole}}
         values["epoch_time"] = time.perf_counter() - self.epoch_start
+        if self.batch_offset and not self.partial.get("samples"):  # a resume whose checkpoint lacks them
+            self.partial_epochs[epoch] = self.batch_offset
         self.epoch_logs.append((epoch, values))
         self.batch_offset = 0
+        self.partial = {}
 
     @property
     def elapsed(self) -> float:
@@ -229,6 +263,9 @@ class PlainLog(Callback):
         p.end_epoch(epoch, logs)
         logs = p.epoch_logs[-1][1]
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "epoch_time")
+        missing = p.partial_epochs.get(epoch)
+        if missing:
+            metrics += f"  (train figures of batches {missing + 1}-{p.info.steps_per_epoch} only)"
         self.write(f"epoch {epoch + 1}/{p.info.epochs}  {metrics}  time {logs['epoch_time']:.1f}s  "
                    f"elapsed {format_duration(p.elapsed)}")
 
@@ -851,16 +888,21 @@ class TrainingDashboard(Callback):
             value = logs.get(key)
             return Text("—" if value is None else f"{value:.4f}", style)
 
+        partial = False
         for epoch, logs in self.progress.epoch_logs[-rows:]:
             elapsed = logs.get("epoch_time")
-            table.add_row(str(epoch + 1), cell(logs, "loss", LOSS_STYLE), cell(logs, "accuracy", ACCURACY_STYLE),
+            mark = "*" if epoch in self.progress.partial_epochs else ""
+            partial = partial or bool(mark)
+            table.add_row(f"{epoch + 1}{mark}", cell(logs, "loss", LOSS_STYLE), cell(logs, "accuracy", ACCURACY_STYLE),
                           cell(logs, "val_loss", VAL_LOSS_STYLE), cell(logs, "val_accuracy", VAL_ACCURACY_STYLE),
                           "" if elapsed is None else f"{elapsed:.1f}s")
         if not self.progress.epoch_logs:
             table.add_row(*(Text("…", "dim") for _ in range(6)))
         for _ in range(rows - max(1, len(self.progress.epoch_logs[-rows:]))):
             table.add_row()
-        return Panel(table, title=Text("epochs", "bold"), title_align="left", border_style="blue", width=width)
+        note = Text("* train figures of the batches after the resume only", "dim") if partial else None
+        return Panel(table, title=Text("epochs", "bold"), title_align="left", border_style="blue", width=width,
+                     subtitle=note, subtitle_align="right")
 
     def render(self) -> Any:
         """The whole dashboard for the console's current size: the richest layout whose height fits."""
