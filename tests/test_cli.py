@@ -293,6 +293,24 @@ def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch
     assert "resume with: " in out and "train --resume ck.npz" in out
 
 
+def test_ctrl_c_before_the_first_batch_says_nothing_was_trained(tmp_path, monkeypatch, capsys):
+    import viz.cli
+
+    take = np.take
+
+    def ctrl_c_then_take(*args, **kwargs):  # epoch 1's gather, before its first batch
+        os.kill(os.getpid(), signal.SIGINT)
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(viz.cli.np, "take", ctrl_c_then_take)
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--epochs", "3", "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+    out = capsys.readouterr().out
+    assert code == 130 and epoch_lines(out) == []
+    assert "interrupted before the first batch, with nothing trained yet; checkpoint saved to ck.npz" in out
+    assert "epoch 0" not in out
+
+
 def interrupt_once(monkeypatch, epoch: int, batch: int) -> None:
     """Ctrl-C as batch `batch` of epoch `epoch` (both from 1) ends: fit finishes that batch and stops."""
     from viz.trainer import PlainLog

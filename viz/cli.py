@@ -571,7 +571,7 @@ class TrainingRun:
     def resume_point(self) -> str:
         """Where the last save stands: 'after epoch 2' or 'in epoch 3 after batch 130/430'."""
         if self.batch == 0:
-            return f"after epoch {self.epoch}"
+            return f"after epoch {self.epoch}" if self.epoch else "before the first batch, with nothing trained yet"
         return f"in epoch {self.epoch + 1} after batch {self.batch}/{self.steps}"
 
     def resume_hint(self) -> list[str]:
@@ -617,8 +617,9 @@ def _train(run: TrainingRun, args: argparse.Namespace) -> int:
                 monitor.status = "interrupted"
     except WriteError as e:  # the epochs trained live only in memory now: say how far the run got
         epochs = run.settings.epochs
+        where = run.resume_point() + (f" (of {epochs})" if run.epoch or run.batch else "")
         done = (f"training finished ({epochs} epoch{'' if epochs == 1 else 's'}), but" if run.epoch >= epochs
-                else f"stopped {run.resume_point()} (of {epochs}) because it")
+                else f"stopped {where} because it")
         raise WriteError(f"minigrad train: {done} {e}") from None
     except KeyboardInterrupt:  # a second Ctrl-C stops mid-batch: the weights may be half-updated, keep the file
         if run.save_path.exists():
