@@ -270,22 +270,27 @@ def test_resume_refuses_another_architecture(two_epochs, tmp_path):
     assert result.returncode == 2 and "layer0.kernel" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch, capsys):
+def train_with_ctrl_c_at_gather(monkeypatch, tmp_path, gather: int) -> int:
+    """Train 3 small epochs, Ctrl-C pressed during epoch `gather`'s gather (before its fit); the exit code."""
     import viz.cli
 
     gathers, take = [], np.take  # viz.cli.np is numpy itself: keep the real take before replacing it
 
     def take_after_ctrl_c(*args, **kwargs):
         gathers.append(1)
-        if len(gathers) == 2:  # epoch 2's gather: after epoch 1's fit and save, before epoch 2's fit
+        if len(gathers) == gather:
             os.kill(os.getpid(), signal.SIGINT)
         return take(*args, **kwargs)
 
     monkeypatch.setattr(viz.cli.np, "take", take_after_ctrl_c)
     monkeypatch.chdir(tmp_path)
-    code = main(["train", "--epochs", "3", "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+    return main(["train", "--epochs", "3", "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+
+
+def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch, capsys):
+    # epoch 2's gather: after epoch 1's fit and save, before epoch 2's fit
+    assert train_with_ctrl_c_at_gather(monkeypatch, tmp_path, gather=2) == 130
     out = capsys.readouterr().out
-    assert code == 130
     saved = load_checkpoint(tmp_path / "ck.npz")
     assert (saved.epoch, saved.batch) == (1, 0)  # epoch 2 was not trained
     assert [line.split()[1] for line in epoch_lines(out)] == ["1/3"]
@@ -294,19 +299,9 @@ def test_ctrl_c_between_epochs_stops_before_the_next_epoch(tmp_path, monkeypatch
 
 
 def test_ctrl_c_before_the_first_batch_says_nothing_was_trained(tmp_path, monkeypatch, capsys):
-    import viz.cli
-
-    take = np.take
-
-    def ctrl_c_then_take(*args, **kwargs):  # epoch 1's gather, before its first batch
-        os.kill(os.getpid(), signal.SIGINT)
-        return take(*args, **kwargs)
-
-    monkeypatch.setattr(viz.cli.np, "take", ctrl_c_then_take)
-    monkeypatch.chdir(tmp_path)
-    code = main(["train", "--epochs", "3", "--limit", "300", "--hidden", "8", "--plain", "--save", "ck.npz"])
+    assert train_with_ctrl_c_at_gather(monkeypatch, tmp_path, gather=1) == 130
     out = capsys.readouterr().out
-    assert code == 130 and epoch_lines(out) == []
+    assert epoch_lines(out) == []
     assert "interrupted before the first batch, with nothing trained yet; checkpoint saved to ck.npz" in out
     assert "epoch 0" not in out
 
