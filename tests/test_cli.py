@@ -254,6 +254,9 @@ def test_resume_counts_epochs_in_total_and_matches_an_uninterrupted_run(two_epoc
     again = minigrad(folder, "train", "--resume", "two.ckpt", "--epochs", "2")  # already there: evaluate
     assert again.returncode == 0 and epoch_lines(again.stdout) == []
     assert "evaluating only" in again.stdout and TEST_ACCURACY.match(again.stdout.splitlines()[-1])
+    lines = again.stdout.splitlines()
+    said = [i for i, line in enumerate(lines) if "already trained 2 epochs" in line and "evaluating only" in line]
+    assert len(said) == 1 and said[0] < lines.index("confusion matrix (rows: true class, columns: predicted):")
 
 
 def test_resume_refuses_another_architecture(two_epochs, tmp_path):

@@ -410,9 +410,7 @@ class TrainingRun:
         if checkpoint is not None:
             self._restore(checkpoint, args.resume)
         self.model.compile(optimizer=self.optimizer, loss=make_loss(s.loss), metrics=["accuracy"])
-        if self.epoch >= s.epochs:
-            self.notes.append(f"the checkpoint has already trained {self.epoch} epochs (--epochs {s.epochs}): "
-                              "evaluating only")
+        self.evaluating_only = self.epoch >= s.epochs  # a resume already at --epochs: nothing to train
         if not given:
             try:
                 self.save_path = default_run_path(s.dataset)
@@ -606,12 +604,18 @@ def _train(run: TrainingRun, args: argparse.Namespace) -> int:
     else:
         monitor = PlainLog(info, every=max(1, min(PLAIN_EVERY, run.steps // 4)))
         say = monitor.write
+    if run.evaluating_only:  # said first: what follows is the evaluation, not training (and no dashboard)
+        say(run.title)
+        trained = f"{run.epoch} epoch{'' if run.epoch == 1 else 's'}"
+        say(f"the checkpoint has already trained {trained} (--epochs {run.settings.epochs}): evaluating only, on "
+            f"the {len(run.y_test):,} test images")
+    elif not live:  # the dashboard shows the title itself
         say(run.title)
         say(f"training on {run.n_train:,} images, validating on the last {VALIDATION_SIZE:,} training images, "
             f"testing on {len(run.y_test):,}")
     train_start = time.perf_counter()
     try:
-        with _StopFlag() as stop, monitor if live else contextlib.nullcontext():
+        with _StopFlag() as stop, monitor if live and not run.evaluating_only else contextlib.nullcontext():
             finished = run.train(monitor, stop)
             if not finished and live:
                 monitor.status = "interrupted"
