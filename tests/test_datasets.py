@@ -382,7 +382,30 @@ def test_fashion_server_down_lists_places_and_leaves_nothing(tmp_path):
     assert str(tmp_path / "no-system-copy") in message and str(cache_dir(tmp_path)) in message
     assert f"download from {url}/train-images-idx3-ubyte.gz: failed" in message
     assert "apt install dataset-fashion-mnist" in message
-    assert os.listdir(cache_dir(tmp_path)) == []
+    assert not (tmp_path / "home").exists()  # no cache folder (nor its parents) made for nothing
+
+
+@pytest.mark.parametrize("failure", ["offline", "bad file"])
+def test_a_failed_download_leaves_no_empty_cache_folder(tmp_path, server, monkeypatch, failure):
+    served, url, _ = server
+    (tmp_path / "home" / ".cache").mkdir(parents=True)  # a usual home: ~/.cache is there, minigrad's is not
+    if failure == "offline":
+        import urllib.error
+        import urllib.request
+
+        def no_network(*args, **kwargs):
+            raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+        monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    else:  # the server answers, the file fails its check: the folder was made, then must go again
+        (served / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((2, 2), np.uint8))))
+    error = FileNotFoundError if failure == "offline" else ValueError
+    with pytest.raises(error):
+        datasets.load_fashion_mnist(url=url)
+    assert os.listdir(tmp_path / "home" / ".cache") == []
+    with pytest.raises(FileNotFoundError) as info:  # and the next error says the cache does not exist
+        datasets.load_fashion_mnist(download=False)
+    assert f"{cache_dir(tmp_path)} (download cache): no such directory" in str(info.value)
 
 
 def test_fashion_url_from_the_environment(tmp_path, monkeypatch):

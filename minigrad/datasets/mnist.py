@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -201,27 +202,50 @@ def _decode_checked(file: Path, expected_md5: str, fix: str) -> np.ndarray:
 
 
 def _download(source: str, destination: Path, expected_md5: str) -> None:
-    """Fetch `source` into `destination` atomically: temp file beside it, checked, then os.replace."""
+    """Fetch `source` into `destination` atomically: temp file beside it, checked, then os.replace.
+
+    The destination's folder is made only once the server answers, and removed again (with the parents
+    made for it) when the download fails and leaves it empty: an offline call leaves no empty cache behind.
+    """
     import http.client
-    import tempfile
     import urllib.request
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    made = []  # the folders this download creates, deepest first
+    folder = destination.parent
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    try:
+        try:
+            with urllib.request.urlopen(source, timeout=_DOWNLOAD_TIMEOUT) as response:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                _receive(response, source, destination, expected_md5)
+        except http.client.HTTPException as error:  # e.g. IncompleteRead: a network failure like the OSErrors
+            raise ConnectionError(f"{type(error).__name__}: {error}") from error
+    except BaseException:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another download wrote into it) or gone: keep the rest too
+                break
+        raise
+
+
+def _receive(response: Any, source: str, destination: Path, expected_md5: str) -> None:
+    """Write an open download into a temp file beside `destination`, check it, then move it into place."""
+    import tempfile
+
     fd, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
     temp = Path(temp_name)
     try:
-        try:
-            with (os.fdopen(fd, "wb") as out,
-                  urllib.request.urlopen(source, timeout=_DOWNLOAD_TIMEOUT) as response):
-                total = int(response.headers.get("Content-Length") or 0) or None
-                received = 0
-                with _progress(destination.name, source, total) as advance:
-                    while chunk := response.read(1 << 16):
-                        out.write(chunk)
-                        received += len(chunk)
-                        advance(len(chunk))
-        except http.client.HTTPException as error:  # e.g. IncompleteRead: a network failure like the OSErrors
-            raise ConnectionError(f"{type(error).__name__}: {error}") from error
+        with os.fdopen(fd, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            received = 0
+            with _progress(destination.name, source, total) as advance:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    received += len(chunk)
+                    advance(len(chunk))
         try:
             if total is not None and received != total:
                 raise ValueError(f"truncated: the server announced {total} bytes but sent {received}")
