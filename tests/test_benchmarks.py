@@ -241,3 +241,34 @@ def test_count_instructions_refuses_bad_arguments_in_one_sentence(args: list[str
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "must be" in result.stderr
+
+
+# ----- where_time_goes.py -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden,batch", [([25, 15], 128), ([7], 33), ([12, 9, 6], 1)])
+def test_the_transcribed_step_takes_minigrads_steps_bit_for_bit(hidden: list[int], batch: int) -> None:
+    """where_time_goes.py times minigrad's numpy calls without minigrad: they must stay the same calls."""
+    where = _load("where_time_goes")
+    rng = np.random.default_rng(4)
+    params = reference.glorot_uniform_params([784, *hidden, 10], rng)
+    loop, bare = bench_mlp.MinigradLoop(params, 1e-3), where.TranscribedStep(params)
+    for _ in range(4):
+        x = rng.random((batch, 784), dtype=np.float32)
+        y = rng.integers(0, 10, batch)
+        assert loop.train_step(x, y) == bare.train_step(x, y)
+        for mine, theirs in zip(loop.parameters(), bare.parameters()):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_where_time_goes_counts_minigrads_bookkeeping_and_prints_its_table() -> None:
+    where = _load("where_time_goes")
+    params = _params([20, 8, 10])
+    x, y = _batch(16, 20)
+    loop, bare = bench_mlp.MinigradLoop(params, 1e-3), where.TranscribedStep(params)
+    # the same numpy calls, but minigrad runs Python around them: many times the bytecodes
+    assert where.bytecodes_per_step(loop.train_step, x, y) > 3 * where.bytecodes_per_step(bare.train_step, x, y)
+    proc = _run("where_time_goes.py", "--repeats", "1", "--number", "2", "--batch", "8")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["numpy", "minigrad", "minigrad's numpy"]
+    assert "bookkeeping" in proc.stdout
