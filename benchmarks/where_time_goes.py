@@ -167,11 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=100, help="steps per timing (default: 100)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1)")
     args = parser.parse_args(argv)
-    if args.threads and (problem := limit_threads(args.threads)):
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h]
+    except ValueError:
+        parser.error(f"--hidden must be comma-separated widths such as 25,15, got {args.hidden!r}")
+    if not hidden or min(hidden) < 1 or min(args.batch, args.repeats, args.number) < 1:
+        parser.error("--hidden widths, --batch, --repeats and --number must be positive whole numbers")
+    if problem := limit_threads(args.threads):
         parser.error(problem)
 
     rng = np.random.default_rng(0)
-    hidden = [int(h) for h in args.hidden.split(",")]
     params = glorot_uniform_params([784, *hidden, 10], rng)
     xb = rng.random((args.batch, 784), dtype=np.float32)
     yb = rng.integers(0, 10, args.batch)
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     evict_us = cold_us.pop("evict")
     cold_us = {name: us - evict_us for name, us in cold_us.items()}
 
-    print(f"784-{args.hidden.replace(',', '-')}-10, batch {args.batch}, Adam; median of {args.repeats} "
+    print(f"784-{'-'.join(map(str, hidden))}-10, batch {args.batch}, Adam; median of {args.repeats} "
           f"interleaved repetitions of {args.number} steps; BLAS threads {args.threads}")
     print(f"cold: a {EVICT_BYTES >> 20} MiB pass before each step ({evict_us:.0f} µs, taken off)\n")
     print("| step | bytecodes | hot µs | × numpy | cold µs | × numpy |")

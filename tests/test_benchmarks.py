@@ -272,3 +272,11 @@ def test_where_time_goes_counts_minigrads_bookkeeping_and_prints_its_table() -> 
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
     assert [row.split("|")[1].strip() for row in rows] == ["numpy", "minigrad", "minigrad's numpy"]
     assert "bookkeeping" in proc.stdout
+
+
+@pytest.mark.parametrize("args", [["--hidden", "a,b"], ["--hidden", "0"], ["--batch", "0"], ["--repeats", "-1"],
+                                  ["--threads", "0"]])
+def test_where_time_goes_refuses_bad_arguments_in_one_sentence(args: list[str]) -> None:
+    proc = _run("where_time_goes.py", *args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "must be" in proc.stderr
