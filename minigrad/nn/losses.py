@@ -356,6 +356,8 @@ def get(identifier: Any) -> Loss:
                             f"({exc}); pass an instance, loss={identifier.__name__}(...)") from None
     if isinstance(identifier, Loss):
         return identifier
+    if identifier is F.mse:  # symmetric: the order cannot matter, so it is taken, and called outputs first
+        return LossFunctionWrapper(_mse_outputs_first, name="mse")
     if getattr(identifier, "__module__", None) == F.__name__:
         raise ValueError(_functional_refusal(identifier))
     if callable(identifier):
@@ -372,8 +374,12 @@ _INSTEAD_OF_FUNCTIONAL = {
                      "(nn.CategoricalCrossentropy() for one-hot rows)",
     F.sigmoid_binary_cross_entropy: "nn.BinaryCrossentropy(from_logits=True)",
     F.binary_cross_entropy: "nn.BinaryCrossentropy()",
-    F.mse: "nn.MeanSquaredError() (or loss='mse')",
 }
+
+
+def _mse_outputs_first(y_true: Any, y_pred: Tensor) -> Tensor:
+    """F.mse given to compile: called as minigrad.functional defines it, outputs first."""
+    return F.mse(y_pred, y_true)
 
 
 def _functional_refusal(fn: Any) -> str:
