@@ -484,6 +484,19 @@ def test_a_nested_model_refusing_a_file_stays_unbuilt(tmp_path):
     assert not wider.built and all(layer.kernel is None for layer in wider.modules() if isinstance(layer, nn.Dense))
 
 
+def test_a_nested_layer_with_no_weights_under_its_name_says_where_the_files_weights_are(tmp_path):
+    x = np.zeros((1, 3), np.float32)
+    saved = nn.Sequential([nn.Dense(5), nn.Sequential([nn.Dense(6)])])
+    saved(x)
+    saved.save_weights(tmp_path / "a.npz")
+    renamed = nn.Sequential([nn.Dense(5), nn.Sequential([nn.Dense(6, name="enc")])])
+    with pytest.raises(ValueError, match=r"no weights under 'layer1\.enc\.' for layer 1\.0 \('enc'\); beside it the "
+                                        r"file holds 'layer1\.dense\.bias', 'layer1\.dense\.kernel'\. Inside a nested "
+                                        r"model the weights are keyed by its layers' names"):
+        renamed.load_weights(tmp_path / "a.npz")
+    assert not renamed.built
+
+
 def test_load_weights_of_a_corrupt_file(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")

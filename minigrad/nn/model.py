@@ -573,19 +573,20 @@ class Sequential(Model):
         return built
 
     def _build_layers(self, arrays: dict[str, np.ndarray], source: str, keys: list[tuple[str, str]],
-                      built: list[Layer]) -> None:
+                      built: list[Layer], outer: str = "") -> None:
         """Build each unbuilt layer from the arrays under its key (appending it to `built`).
 
         `keys` holds each layer's key and its position for messages. A nested Sequential's arrays
         sit under its key with its own `named_parameters` names ("layer0.dense.kernel"), as
-        `_weight_items` writes them, so it builds its layers from those.
+        `_weight_items` writes them, so it builds its layers from those (`outer`: the keys' part above
+        this model, for messages).
         """
         for layer, (key, position) in zip(self.layers, keys, strict=True):
             prefix = key + "."
             mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             if isinstance(layer, Sequential):
                 inner = [(_layer_key(sub), f"{position}.{j}") for j, sub in enumerate(layer.layers)]
-                layer._build_layers(mine, source, inner, built)
+                layer._build_layers(mine, source, inner, built, outer + prefix)
                 continue
             if not isinstance(layer, Layer) or layer.built:
                 continue
@@ -595,6 +596,13 @@ class Sequential(Model):
             try:
                 layer.build_from_weights(shapes)
             except ValueError as exc:
+                if not shapes:  # nothing under this layer's key: say where the file's weights are instead
+                    found = ", ".join(f"'{outer}{k}'" for k in sorted(arrays)[:6]) + (", ..." if len(arrays) > 6 else "")
+                    hint = (" Inside a nested model the weights are keyed by its layers' names: give them the "
+                            "names they had when the file was saved.") if "." in position else ""
+                    raise ValueError(f"load_weights: {source} holds no weights under '{outer}{prefix}' for layer "
+                                     f"{position} ('{layer.name}'); beside it the file holds "
+                                     f"{found or 'nothing'}.{hint}") from None
                 raise ValueError(f"load_weights: {source} does not fit layer {position} ('{layer.name}'): "
                                  f"{exc}") from None
             built.append(layer)
