@@ -237,7 +237,10 @@ def test_a_run_that_saved_nothing_leaves_no_empty_run_folder(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--epochs", "1", "--limit", "300", "--hidden", "8", "--plain"]) == 1
     assert "could not write the checkpoint minigrad-runs/mnist-" in capsys.readouterr().err
-    assert list((tmp_path / "minigrad-runs").iterdir()) == []
+    assert not (tmp_path / "minigrad-runs").exists()  # nor the runs folder it made, now empty
+    (tmp_path / "minigrad-runs" / "mnist-earlier").mkdir(parents=True)  # a folder of earlier runs stays
+    assert main(["train", "--epochs", "1", "--limit", "300", "--hidden", "8", "--plain"]) == 1
+    assert [p.name for p in (tmp_path / "minigrad-runs").iterdir()] == ["mnist-earlier"]
 
 
 def test_resume_counts_epochs_in_total_and_matches_an_uninterrupted_run(two_epochs, tmp_path):
@@ -307,6 +310,21 @@ def test_ctrl_c_before_the_first_batch_says_nothing_was_trained(tmp_path, monkey
     assert epoch_lines(out) == []
     assert "interrupted before the first batch, with nothing trained yet; checkpoint saved to ck.npz" in out
     assert "epoch 0" not in out
+
+
+def test_a_save_that_fails_after_ctrl_c_says_the_run_was_interrupted(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import viz.checkpoint
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(viz.checkpoint.os, "fsync", full_disk)
+    assert train_with_ctrl_c_at_gather(monkeypatch, tmp_path, gather=1) == 1  # Ctrl-C, then the save fails
+    assert capsys.readouterr().err.strip() == (
+        "minigrad train: interrupted before the first batch, with nothing trained yet, and it could not write "
+        f"the checkpoint ck.npz ({os.strerror(errno.ENOSPC)})")  # nothing trained: no "weights not saved"
 
 
 def interrupt_once(monkeypatch, epoch: int, batch: int) -> None:

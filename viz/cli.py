@@ -387,6 +387,7 @@ class TrainingRun:
         self.save_path = Path(given) if given else RUNS / f"{s.dataset}-{time.strftime('%Y%m%d-%H%M%S')}" / \
             "checkpoint.npz"
         self.run_folder: Path | None = None  # the folder created for this run's default checkpoint path
+        self.interrupted = False  # a Ctrl-C asked for the latest save (its error message says so)
         _check_writable(self.save_path)
 
         (images, labels), (test_images, test_labels) = load_dataset(s.dataset)
@@ -483,8 +484,9 @@ class TrainingRun:
         try:
             save_checkpoint(self.save_path, checkpoint)
         except OSError as e:
-            raise WriteError(f"could not write the checkpoint {self.save_path} ({e.strerror or e}): the "
-                             "weights trained since the last checkpoint are not saved") from None
+            lost = "" if self.epoch == 0 and self.batch == 0 else \
+                ": the weights trained since the last checkpoint are not saved"
+            raise WriteError(f"could not write the checkpoint {self.save_path} ({e.strerror or e}){lost}") from None
         try:
             write_metrics(self.metrics_path, self.history)
         except OSError as e:
@@ -510,6 +512,7 @@ class TrainingRun:
             # fit installs its own handler with a fresh one, so without this check it would train a whole
             # epoch more. Saving again costs little and gives the resume hint a file even before epoch 1.
             if stop.requested:
+                self.interrupted = True
                 self.save()
                 return False
             if len(order):
@@ -536,6 +539,7 @@ class TrainingRun:
                 samples = self.partial.get("samples", 0) + progress.epoch_samples
                 self.partial = {**self._merge_partial(progress.fit_logs, progress.epoch_samples),
                                 "samples": samples}
+            self.interrupted = interrupted
             self.save()
             if interrupted:
                 return False
@@ -565,6 +569,7 @@ class TrainingRun:
         if self.run_folder is not None:
             with contextlib.suppress(OSError):  # not empty (the usual case), or already gone
                 self.run_folder.rmdir()
+                self.run_folder.parent.rmdir()  # minigrad-runs/ too, when this run's folder was all it held
 
     def resume_point(self) -> str:
         """Where the last save stands: 'after epoch 2' or 'in epoch 3 after batch 130/430'."""
@@ -622,8 +627,10 @@ def _train(run: TrainingRun, args: argparse.Namespace) -> int:
     except WriteError as e:  # the epochs trained live only in memory now: say how far the run got
         epochs = run.settings.epochs
         where = run.resume_point() + (f" (of {epochs})" if run.epoch or run.batch else "")
-        done = (f"training finished ({epochs} epoch{'' if epochs == 1 else 's'}), but" if run.epoch >= epochs
-                else f"stopped {where} because it")
+        if run.epoch >= epochs:
+            done = f"training finished ({epochs} epoch{'' if epochs == 1 else 's'}), but"
+        else:  # a Ctrl-C asked for the save that failed, or the failed save stopped the run
+            done = f"interrupted {where}, and it" if run.interrupted else f"stopped {where} because it"
         raise WriteError(f"minigrad train: {done} {e}") from None
     except KeyboardInterrupt:  # a second Ctrl-C stops mid-batch: the weights may be half-updated, keep the file
         if run.save_path.exists():
