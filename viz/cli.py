@@ -305,16 +305,21 @@ def default_run_path(dataset: str) -> Path:
     os.mkdir either creates the folder or fails because it exists, so two runs started in the same second
     (two terminals, a sweep) never share one: the later gets a -2, -3... suffix. The names sort by time.
     """
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = _run_name(dataset)
     RUNS.mkdir(exist_ok=True)
-    folder, n = RUNS / f"{dataset}-{stamp}", 1
+    folder, n = RUNS / name, 1
     while True:
         try:
             folder.mkdir()
             return folder / "checkpoint.npz"
         except FileExistsError:
             n += 1
-            folder = RUNS / f"{dataset}-{stamp}-{n}"
+            folder = RUNS / f"{name}-{n}"
+
+
+def _run_name(dataset: str) -> str:
+    """<dataset>-<YYYYmmdd-HHMMSS>: a run folder's name, sortable by time."""
+    return f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _check_writable(path: Path, flag: str = "--save", what: str = "the checkpoint",
@@ -384,8 +389,7 @@ class TrainingRun:
         self.settings = s = resolve_settings(args, checkpoint.args if checkpoint else None, args.resume)
         given = args.save or args.resume
         # the default run folder is created only once the run can start (below): a refused run leaves none
-        self.save_path = Path(given) if given else RUNS / f"{s.dataset}-{time.strftime('%Y%m%d-%H%M%S')}" / \
-            "checkpoint.npz"
+        self.save_path = Path(given) if given else RUNS / _run_name(s.dataset) / "checkpoint.npz"
         self.run_folder: Path | None = None  # the folder created for this run's default checkpoint path
         self.interrupted = False  # a Ctrl-C asked for the latest save (its error message says so)
         _check_writable(self.save_path)
