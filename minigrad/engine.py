@@ -69,7 +69,14 @@ _EVERYWHERE = (0, 1 << 64)  # the byte range of a write into a whole array
 
 def _memory_owner(array: np.ndarray) -> object:
     """The object that owns an array's memory: a view's writes show up in its base and every other view."""
-    return array if array.base is None else array.base
+    base = array.base
+    if base is None:
+        return array
+    # numpy points a plain view straight at the owner; a view of another type (minigrad.replay's
+    # traced arrays) keeps the links between
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    return base
 
 
 def _record_of(owner: object) -> tuple[Callable[[], object] | None, dict[tuple[int, int], int]] | None:

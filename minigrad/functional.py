@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import replay
 from minigrad.engine import scope
 from minigrad.fused import SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from minigrad.tensor import Tensor, _axes, _axis
@@ -122,7 +123,7 @@ def _like(op: str, target: Any, like: Tensor, what: str) -> Tensor:
     if isinstance(target, Tensor):
         t = target if target.dtype == like.dtype else target.astype(like.dtype)
     else:
-        t = Tensor._wrap(np.asarray(target, dtype=like.dtype))
+        t = Tensor._wrap(replay.asarray(target, dtype=like.dtype))
     if t.shape != like.shape:
         raise ValueError(f"{op}: {what} have shape {t.shape} but the input has shape {like.shape}; "
                          f"give one value per element, shape {like.shape}")

@@ -13,17 +13,19 @@ import numpy as np
 
 from minigrad.engine import STATE
 from minigrad.primitives import Function, _add_reduce, _blas_ones
+from minigrad.replay import TracedArray, call_whole
 from minigrad.tensor import Tensor
 
 __all__ = ["SigmoidBinaryCrossEntropy", "SoftmaxCrossEntropy"]
 
 
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    # np.add.reduce, not loss.sum() or np.mean: their Python-level wrappers cost more than the sum
+    # np.add.reduce, not loss.sum() or np.mean: their Python-level wrappers cost more than the sum;
+    # asanyarray keeps a traced array (minigrad.replay) traced
     if reduction == "mean":
-        return np.asarray(_add_reduce(loss, None) / loss.size, dtype=loss.dtype)
+        return np.asanyarray(_add_reduce(loss, None) / loss.size, dtype=loss.dtype)
     if reduction == "sum":
-        return np.asarray(_add_reduce(loss, None), dtype=loss.dtype)
+        return np.asanyarray(_add_reduce(loss, None), dtype=loss.dtype)
     return loss
 
 
@@ -33,7 +35,7 @@ def _row_max(z: np.ndarray) -> np.ndarray:
         # numpy reduces a short last axis (C = 10) row by row, 2-3x slower than an axis-0 reduction
         # of the transposed copy, which runs down all N rows at once. Past ~48 classes the copy
         # costs more than it saves (15x more at C = 10,000), so wide rows reduce as they are.
-        return np.maximum.reduce(np.ascontiguousarray(z.T), axis=0)[:, None]
+        return np.maximum.reduce(z.T.copy(), axis=0)[:, None]  # .copy(): C order
     return z.max(axis=-1, keepdims=True)
 
 
@@ -50,6 +52,8 @@ _IDENTITIES: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 def _one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype) -> np.ndarray:
     """(N, C) one-hot rows for N class indices: rows of the C×C identity, picked in one numpy call."""
+    if type(labels) is TracedArray:  # identity.take would read traced labels without telling them
+        return call_whole(_one_hot, labels, num_classes, dtype)
     if num_classes > 256:  # an identity that large is not worth keeping: set N ones in zeros
         onehot = np.zeros((len(labels), num_classes), dtype)
         onehot[np.arange(len(labels)), labels] = 1

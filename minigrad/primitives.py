@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import replay
 from minigrad.engine import STATE, check_anomaly, next_sequence_number
 from minigrad.tensor import Tensor, get_default_dtype
 
@@ -64,7 +65,9 @@ class Function:
         except (ValueError, IndexError, TypeError) as exc:
             raise type(exc)(node.explain_error(inputs, exc)) from None
         if type(data) is not np.ndarray:
-            data = np.asarray(data)  # ufuncs on 0-d arrays return numpy scalars; .data is an array
+            # ufuncs on 0-d arrays return numpy scalars; .data is an array (asanyarray: a traced
+            # array, minigrad.replay's, stays traced)
+            data = np.asanyarray(data)
         out = _wrap(data)
         if STATE.grad_enabled and data.dtype.kind == "f":  # integer and bool outputs have no gradient
             # Spelled out for one to three inputs: a comprehension costs as much as the rest of apply.
@@ -287,7 +290,7 @@ class Where(Function):
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b` (numpy broadcasting); gradients flow to a and b."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = replay.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     return Where.apply(*_operands(a, b), _condition=cond)
 
 
@@ -538,7 +541,7 @@ class Mean(Function):
         # sum * (1/n) rather than np.mean, whose Python wrapper costs 4x more on small arrays
         count = x.size if axis is None else math.prod(x.shape[i] for i in axis)
         total = x.sum(axis=axis, keepdims=self.attrs["keepdims"])
-        return np.asarray(total * np.asarray(1.0 / count, dtype=total.dtype))
+        return np.asanyarray(total * np.asarray(1.0 / count, dtype=total.dtype))
 
     def backward(self, g):
         x = self.inputs[0]
@@ -660,7 +663,7 @@ class GetItem(Function):
     reads_inputs = False
 
     def forward(self, x):
-        return np.asarray(x[self.attrs["index"]])
+        return np.asanyarray(x[self.attrs["index"]])
 
     def explain_error(self, inputs, exc):
         return f"getitem: index {self.attrs['index']!r} does not fit a tensor of shape {inputs[0].shape}: {exc}"

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+import warnings
 import zipfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -23,9 +24,10 @@ import numpy as np
 from minigrad import creation, optim
 from minigrad.engine import no_grad, note_write
 from minigrad.nn.callbacks import CallbackList, History
-from minigrad.nn.layers import Layer
+from minigrad.nn.layers import ACTIVATIONS, Activation, Dense, Flatten, Layer
 from minigrad.nn.losses import _has_batch_path
 from minigrad.nn.module import Module
+from minigrad.replay import TrainStep
 from minigrad.tensor import Tensor, get_default_dtype
 
 __all__ = ["Model", "Sequential"]
@@ -54,6 +56,8 @@ class Model(Module):
         self._metric_identifiers: list[str] = []  # which accuracy each one is ("acc", "binary_accuracy", ...)
         self.stop_training = False
         self.history: History | None = None
+        self.jit_compile: bool | str = "auto"
+        self.train_function: TrainStep | None = None  # the last fit's traced step, when it had one
 
     # ----- structure ----------------------------------------------------------------------
     @property
@@ -122,16 +126,25 @@ class Model(Module):
 
     # ----- compile ------------------------------------------------------------------------
     def compile(self, optimizer: str | optim.Optimizer = "adam", loss: Any = None,
-                metrics: list[str] | None = None) -> None:
-        """Choose the optimizer ("adam", "sgd" or an instance), the loss (name or instance) and metrics."""
+                metrics: list[str] | None = None, run_eagerly: bool = False,
+                jit_compile: bool | str = "auto") -> None:
+        """Choose the optimizer ("adam", "sgd" or an instance), the loss (name or instance) and metrics.
+
+        `jit_compile` (Keras' name): "auto" lets fit replay its traced training step (minigrad.replay)
+        for models of built-in layers and losses, True for any model, False never; `run_eagerly=True`
+        is False. A replayed step makes the same numpy calls, so it trains to the same weights.
+        """
         from minigrad.nn import losses
 
         # Everything is resolved before anything is set: a refused argument leaves the model as it was.
         optimizer = optim.get(optimizer)
         loss = losses.get(loss) if loss is not None else None
         names, identifiers = _compiled_metrics(metrics)
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
         self.optimizer, self.loss = optimizer, loss
         self.metrics, self._metric_identifiers = names, identifiers
+        self.jit_compile = False if run_eagerly else jit_compile
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self.loss is None:
@@ -242,6 +255,18 @@ class Model(Module):
         params = self._bind_optimizer()
         optimizer, loss_fn, forward = self.optimizer, self._batch_loss_function(), self.forward
 
+        def eager_step(xb: np.ndarray, tb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            out = forward(Tensor._wrap(xb))
+            loss = loss_fn(tb, out)
+            for p in params:
+                p.grad = None  # cleared before backward, so callbacks can read this batch's grads
+            loss.backward()
+            return loss.data, out.data
+
+        blockers = self._replay_blockers() if self.jit_compile == "auto" else []
+        train_step = eager_step if self.jit_compile is False or blockers else TrainStep(eager_step, params)
+        self.train_function = train_step if isinstance(train_step, TrainStep) else None
+
         n = len(x)
         steps = -(-n // batch_size)
         history = History()
@@ -293,19 +318,15 @@ class Model(Module):
                     else:
                         index = order[lo:hi]
                         xb, tb = x[index], targets[index]
-                    out = forward(Tensor._wrap(xb))
-                    loss = loss_fn(tb, out)
-                    for p in params:
-                        p.grad = None  # cleared before backward, so callbacks can read this batch's grads
-                    loss.backward()
+                    loss, out = train_step(xb, tb)
                     optimizer.step()
                     size = hi - lo
-                    loss_sum += float(loss.data) * size
+                    loss_sum += float(loss) * size
                     seen += size
                     for i, accuracy in enumerate(accuracies):
                         # the labels the loss takes when they are the accuracy's too: no second gather
                         labels = tb if accuracy.labels is targets else accuracy.labels[index]
-                        correct[i] += accuracy.count(out.data, labels)
+                        correct[i] += accuracy.count(out, labels)
                     if batch_end:
                         logs = {"loss": loss_sum / seen, "size": size, **_fractions(accuracies, correct, seen)}
                         for hook in batch_end:
@@ -328,6 +349,8 @@ class Model(Module):
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
+        if self.jit_compile is True and isinstance(train_step, TrainStep) and train_step.refused:
+            warnings.warn(f"fit: jit_compile=True, but {train_step.refusals()}", RuntimeWarning, stacklevel=2)
         if interrupted:
             history.interrupted = True
             if verbose:
@@ -336,6 +359,16 @@ class Model(Module):
         for hook in cbs.train_end:
             hook(logs)
         return history
+
+    def _replay_blockers(self) -> list[str]:
+        """Why jit_compile="auto" keeps fit eager: parts whose code is not minigrad's own (empty: replay)."""
+        blockers = [f"the loss {type(self.loss).__name__} is not a built-in one"] if not _has_batch_path(self.loss) else []
+        for module in self.modules():
+            if type(module) not in _REPLAYABLE:
+                blockers.append(f"{type(module).__name__} is not a built-in layer")
+            elif isinstance(module, Dense) and module._activation not in ACTIVATIONS.values():
+                blockers.append(f"Dense '{module.name}' has a custom activation")
+        return blockers
 
     # ----- evaluate / predict -------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> dict[str, float]:
@@ -623,6 +656,10 @@ class Sequential(Model):
 
 
 # ----- helpers -----------------------------------------------------------------------------
+
+# The modules whose code jit_compile="auto" knows to replay: no random draws, no state, no Python reads
+_REPLAYABLE = frozenset({Sequential, Dense, Flatten, Activation})
+
 
 def _layer_key(layer: Any) -> str:
     """A layer's part of a Sequential's parameter names: its name (its type's, for a Module without one)."""

@@ -1,0 +1,316 @@
+"""minigrad.replay: traces write out exactly the numpy calls a step made, refuse what they cannot
+replay, and fit's replayed steps train bit for bit as the eager ones do."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.replay import Program, trace
+from tests.strategies import FEW_SETTINGS
+
+RNG = np.random.default_rng(0)
+
+
+def _arrays(*shapes: tuple[int, ...]) -> list[np.ndarray]:
+    return [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def _same(a: object, b: object) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+# ----- trace --------------------------------------------------------------------------------
+
+def _step(x, w):
+    h = np.maximum(x @ w, 0)  # ufuncs, operators
+    h += 1.0  # in place, into an array the step made
+    s = h.sum(axis=0, keepdims=True)  # a method numpy runs in C
+    z = (h / s).T.reshape(-1)  # views
+    idx = np.argmax(h, axis=1)
+    picked = h[np.arange(len(h)), idx]  # fancy indexing with a traced index
+    total = np.add.reduce(z, axis=None)  # a numpy scalar in eager numpy
+    out = np.zeros_like(h)
+    out[:, 0] = picked  # a write into an array made from a traced one
+    return total, out, np.concatenate([z, picked])
+
+
+def test_a_program_repeats_the_step_on_new_inputs():
+    x, w = _arrays((5, 4), (4, 3))
+    program, problems = trace(_step, (x, w), ("x", "w"))
+    assert problems == [] and isinstance(program, Program)
+    assert program.source.startswith("def step(x, w):")
+    assert "np.matmul(x, w)" in program.source and "np.add.reduce" in program.source
+    for _ in range(3):
+        x2, w2 = _arrays((5, 4), (4, 3))
+        got, expected = program(x2, w2), _step(x2, w2)
+        assert len(got) == 3 and all(_same(a, b) for a, b in zip(got, expected))
+
+
+def test_the_trace_computes_real_values():
+    x, w = _arrays((5, 4), (4, 3))
+    seen = []
+    trace(lambda a, b: seen.append(np.asarray(a @ b).copy()) or (a @ b,), (x, w), ("x", "w"))
+    assert np.array_equal(seen[0], x @ w)
+
+
+def test_constants_keep_their_names_and_are_read_when_the_program_runs():
+    x, w = _arrays((2, 3), (3, 3))
+    program, _ = trace(lambda a: (a @ w,), (x,), ("x",), names={id(w): "dense.kernel"})
+    assert "np.matmul(x, dense_kernel)" in program.source
+    w += 1.0  # an optimizer updates in place: the program reads the new values
+    assert _same(program(x)[0], x @ w)
+
+
+@pytest.mark.parametrize(("step", "problem"), [
+    (lambda a: (a * 2,) if float(a.sum()) > -1e9 else (a,), "read into Python (float())"),
+    (lambda a: (a * 2,) if (a > 100).any() or True else (a,), "read into Python (bool())"),
+    (lambda a: (np.asarray(a) + a,), "outside numpy's dispatch"),
+    (lambda a: (np.array(a) + 0,), "output 0 of the step was not made by numpy calls inside it"),
+    (lambda a: (np.add(a, 1, out=CONSTANT),), "did not make"),
+    (lambda a: (np.add(a, 1, out=a),), "writes into the step's input"),
+    (lambda a: (np.multiply(a.reshape(-1), 2, out=a.reshape(-1)),), "writes into the step's input"),
+    (lambda a: (a.view(np.int32) + 1,), "came from a numpy call the trace did not see"),
+    (lambda a: (CONSTANT,), "output 0 of the step was not made"),
+])
+def test_what_cannot_be_replayed_is_refused_with_the_reason(step, problem):
+    program, problems = trace(step, (np.ones((2, 3), np.float32),), ("x",))
+    assert program is None
+    assert any(problem in p for p in problems), problems
+
+
+CONSTANT = np.zeros((2, 3), np.float32)
+
+
+def test_traces_do_not_nest_and_a_failed_step_ends_the_trace():
+    x = np.ones(3)
+    with pytest.raises(RuntimeError, match="do not nest"):
+        trace(lambda a: trace(lambda b: (b,), (a,), ("b",)), (x,), ("a",))
+    with pytest.raises(ZeroDivisionError):
+        trace(lambda a: 1 / 0, (x,), ("a",))
+    program, problems = trace(lambda a: (a + 1,), (x,), ("a",))  # the next trace starts afresh
+    assert problems == [] and _same(program(x)[0], x + 1)
+
+
+def test_a_traced_array_outliving_its_trace_is_plain_numpy():
+    kept = []
+    trace(lambda a: kept.append(a) or (a + 1,), (np.ones(3),), ("a",))
+    assert _same(kept[0] * 2, np.full(3, 2.0))
+
+
+# ----- fit ----------------------------------------------------------------------------------
+
+def _model(layers, loss, jit, seed=0, **compile_args):
+    mg.manual_seed(seed)
+    model = nn.Sequential(layers())
+    model.compile(optimizer=optim.Adam(learning_rate=0.01), loss=loss, metrics=["accuracy"] if
+                  isinstance(loss, (nn.SparseCategoricalCrossentropy, nn.CategoricalCrossentropy)) else None,
+                  jit_compile=jit, **compile_args)
+    return model
+
+
+def _fit_both(layers, loss, x, y, **fit_args):
+    """(eager model, jit model, their histories) after the same fit."""
+    results = []
+    for jit in (False, "auto"):
+        model = _model(layers, loss, jit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the recovered-logits hint
+            history = model.fit(x, y, verbose=0, **fit_args)
+        results.append((model, history.history))
+    return results
+
+
+def _assert_same_training(results):
+    (eager, h_eager), (jit, h_jit) = results
+    assert eager.train_function is None
+    assert jit.train_function is not None and jit.train_function.ready, jit.train_function.refused
+    assert h_eager == h_jit
+    for a, b in zip(eager.get_weights(), jit.get_weights(), strict=True):
+        assert _same(a, b)
+
+
+CLASSIFIERS = {
+    "softmax output": (lambda: [nn.Dense(7, activation="relu"), nn.Dense(3, activation="softmax")],
+                       nn.SparseCategoricalCrossentropy()),
+    "logits": (lambda: [nn.Dense(6, activation="tanh"), nn.Dense(5, activation="sigmoid"), nn.Dense(3)],
+               nn.SparseCategoricalCrossentropy(from_logits=True)),
+    "images": (lambda: [nn.Flatten(), nn.Dense(4), nn.Activation("relu"), nn.Dense(3)],
+               nn.SparseCategoricalCrossentropy(from_logits=True)),
+    "summed": (lambda: [nn.Dense(3)], nn.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")),
+}
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_fit_replays_and_trains_bit_for_bit_as_eager(name):
+    layers, loss = CLASSIFIERS[name]
+    x = RNG.standard_normal((70, 2, 3) if name == "images" else (70, 6)).astype(np.float32)
+    y = RNG.integers(0, 3, 70)
+    results = _fit_both(layers, loss, x, y, epochs=4, batch_size=16, validation_data=(x[:9], y[:9]))
+    _assert_same_training(results)
+    # 70 = 4 batches of 16 and one of 6: both shapes are replayed from the second epoch
+    assert len(results[1][0].train_function.ready) == 2
+
+
+@given(hidden=st.lists(st.integers(1, 5), min_size=0, max_size=2), batch=st.integers(1, 9),
+       n=st.integers(1, 25), shuffle=st.booleans())
+@FEW_SETTINGS
+def test_fit_replay_matches_eager_for_any_shapes(hidden, batch, n, shuffle):
+    def layers():
+        return [*(nn.Dense(h, activation="relu") for h in hidden), nn.Dense(4)]
+    x = RNG.standard_normal((n, 3)).astype(np.float32)
+    y = RNG.integers(0, 4, n)
+    results = _fit_both(layers, nn.SparseCategoricalCrossentropy(from_logits=True), x, y, epochs=3,
+                        batch_size=batch, shuffle=shuffle)
+    _assert_same_training(results)
+
+
+@pytest.mark.parametrize(("layers", "loss", "targets"), [
+    (lambda: [nn.Dense(4, activation="relu"), nn.Dense(1)], nn.MeanSquaredError(), "regression"),
+    (lambda: [nn.Dense(4, activation="relu"), nn.Dense(1, activation="sigmoid")], nn.BinaryCrossentropy(), "binary"),
+    (lambda: [nn.Dense(4), nn.Dense(3, activation="softmax")], nn.CategoricalCrossentropy(), "one-hot"),
+])
+def test_fit_replays_the_other_built_in_losses(layers, loss, targets):
+    x = RNG.standard_normal((40, 5)).astype(np.float32)
+    y = {"regression": x[:, :1] * 2 - 1, "binary": (x[:, :1] > 0).astype(np.float32),
+         "one-hot": np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 40)]}[targets]
+    _assert_same_training(_fit_both(layers, loss, x, y, epochs=3, batch_size=8))
+
+
+def test_the_replayed_step_sets_each_batchs_gradients_for_callbacks():
+    class Norms(nn.Callback):
+        def __init__(self):
+            self.norms = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.norms.append([float(np.linalg.norm(p.grad.data)) for p in self.model.parameters()])
+
+    norms = []
+    for jit in (False, True):
+        model = _model(CLASSIFIERS["logits"][0], CLASSIFIERS["logits"][1], jit)
+        callback = Norms()
+        model.fit(RNG.standard_normal((48, 6)).astype(np.float32) * 0 + 1, np.arange(48) % 3, epochs=2,
+                  batch_size=8, verbose=0, callbacks=[callback])
+        norms.append(callback.norms)
+    assert len(norms[0]) == 12 and norms[0] == norms[1]
+
+
+def test_new_parameter_arrays_are_seen_by_the_next_step():
+    class Replace(nn.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 4:
+                kernel = self.model.layers[0].kernel
+                kernel.data = np.full_like(kernel.data, 0.5)  # a new array, not a write into the old one
+
+    x, y = RNG.standard_normal((64, 6)).astype(np.float32), RNG.integers(0, 3, 64)
+    weights = []
+    for jit in (False, True):
+        model = _model(CLASSIFIERS["logits"][0], CLASSIFIERS["logits"][1], jit)
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[Replace()], shuffle=False)
+        weights.append((history.history, model.get_weights()))
+    assert model.train_function.ready  # traced again after the change, and replayed
+    assert weights[0][0] == weights[1][0]
+    assert all(_same(a, b) for a, b in zip(weights[0][1], weights[1][1]))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_detect_anomaly_runs_every_step_eagerly():
+    x = RNG.standard_normal((64, 6)).astype(np.float32)
+    x[60] = np.inf  # the last batch: by then the full-size batch shape would be replayed
+    model = _model(CLASSIFIERS["logits"][0], CLASSIFIERS["logits"][1], True)
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError):
+        model.fit(x, RNG.integers(0, 3, 64), epochs=1, batch_size=8, verbose=0, shuffle=False)
+
+
+def test_auto_replays_only_built_in_layers_and_losses():
+    x, y = RNG.standard_normal((32, 6)).astype(np.float32), RNG.integers(0, 3, 32)
+
+    class Custom(nn.Layer):
+        def call(self, t):
+            return t * 2
+
+    cases = [
+        ([nn.Dense(3, activation=lambda t: t.relu())], nn.SparseCategoricalCrossentropy(from_logits=True)),
+        ([Custom(), nn.Dense(3)], nn.SparseCategoricalCrossentropy(from_logits=True)),
+        ([nn.Dense(3)], lambda yt, yp: mg.functional.softmax_cross_entropy(yp, yt)),
+    ]
+    for layers, loss in cases:
+        model = _model(lambda layers=layers: layers, loss, "auto")
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        assert model.train_function is None
+    for jit, eagerly in ((False, False), ("auto", True)):
+        model = _model(CLASSIFIERS["logits"][0], CLASSIFIERS["logits"][1], jit, run_eagerly=eagerly)
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        assert model.train_function is None
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
+        model.compile(loss="mse", jit_compile="yes")
+
+
+def test_jit_compile_true_replays_custom_code_when_it_can_and_says_why_not():
+    x, y = RNG.standard_normal((48, 6)).astype(np.float32), RNG.integers(0, 3, 48)
+
+    class Double(nn.Layer):
+        def call(self, t):
+            return t * 2
+
+    class Noise(nn.Layer):  # draws new numbers every batch: a replay would repeat the first batch's
+        def call(self, t):
+            return t + mg.randn(*t.shape) * 0.1
+
+    results = []
+    for jit in (False, True):
+        model = _model(lambda: [Double(), nn.Dense(3)], nn.SparseCategoricalCrossentropy(from_logits=True), jit)
+        results.append((model, model.fit(x, y, epochs=3, batch_size=8, verbose=0).history))
+    _assert_same_training(results)
+
+    model = _model(lambda: [Noise(), nn.Dense(3)], nn.SparseCategoricalCrossentropy(from_logits=True), True)
+    with pytest.warns(RuntimeWarning, match="jit_compile=True, but batches of shape .* ran eagerly: its replay "
+                                            "differed from the eager step"):
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert not model.train_function.ready
+
+
+def test_the_replayed_step_is_printable_numpy():
+    model = _model(CLASSIFIERS["logits"][0], CLASSIFIERS["logits"][1], "auto")
+    model.fit(RNG.standard_normal((32, 6)).astype(np.float32), RNG.integers(0, 3, 32), epochs=2, batch_size=8,
+              verbose=0)
+    text = repr(model.train_function)
+    assert text.startswith("<TrainStep: 1 replayed batch shape(s)>")
+    assert "def step(x, y):" in text and "np.matmul(x, dense_kernel)" in text
+
+
+def test_gradients_that_eager_backward_keeps_apart_stay_apart_in_the_replay():
+    def step(x):
+        a, b = mg.Tensor._wrap(x).requires_grad_(), mg.Tensor._wrap(x * 2).requires_grad_()
+        # add hands one gradient (x, from the product) to both reshapes, each makes its own view of it:
+        # two arrays of the same memory reach the leaves, and the engine copies it for the second
+        ((a.reshape(1, 3) + b.reshape(1, 3)) * mg.Tensor._wrap(x)).sum().backward()
+        return a.grad.data, b.grad.data
+
+    x = np.ones(3, np.float32)
+    program, problems = trace(step, (x,), ("x",))
+    assert problems == []
+    x = np.arange(3, dtype=np.float32)
+    ga, gb = program(x)
+    assert _same(ga, x) and _same(gb, x)
+    assert not np.shares_memory(ga, gb)
+
+
+def test_a_constant_never_takes_an_input_name():
+    w = np.ones((2, 2), np.float32)
+    program, _ = trace(lambda x: (x @ w,), (np.zeros((1, 2), np.float32),), ("x",), names={id(w): "x"})
+    assert "def step(x):" in program.source and _same(program(np.ones((1, 2), np.float32))[0], np.full((1, 2), 2.0, np.float32))
+
+
+def test_a_program_shows_its_source_in_tracebacks():
+    program, _ = trace(lambda a, b: (a @ b,), (np.ones((2, 3)), np.ones((3, 2))), ("a", "b"))
+    with pytest.raises(ValueError) as info:
+        program(np.ones((2, 3)), np.ones((4, 2)))
+    assert "np.matmul(a, b)" in "".join(__import__("traceback").format_tb(info.tb))
