@@ -8,6 +8,8 @@ Three ways to take the same Adam step of an MNIST-sized MLP (784-25-15-10, batch
     minigrad's numpy the numpy calls that minigrad step makes, in a row, with none of its Python
                      bookkeeping around them (`TranscribedStep`; the tests check that it takes the
                      same steps, so it stays a faithful copy)
+    fit, replayed    what `model.fit` runs per batch once it replays its traced step
+                     (`compile(jit_compile="auto")`, minigrad.replay): the program, then the optimizer
 
 They are timed interleaved, in rotating order, two ways: hot (the same batch, step after step,
 everything in the CPU caches) and cold (a pass over 4 MiB of other memory before each step, as a
@@ -33,10 +35,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mlp import MinigradLoop, limit_threads
+from bench_mlp import MinigradFit, MinigradLoop, limit_threads
 from numpy_reference import NumpyMLP, glorot_uniform_params
 
-__all__ = ["TranscribedStep", "bytecodes_per_step", "main"]
+__all__ = ["FitStep", "TranscribedStep", "bytecodes_per_step", "main"]
 
 EVICT_BYTES = 4 << 20
 
@@ -127,6 +129,25 @@ class TranscribedStep:
         return self.params
 
 
+class FitStep:
+    """`model.fit`'s work for one batch once its step is replayed: the traced program (forward and
+    backward as numpy calls) and the optimizer step, without fit's loop around them."""
+
+    def __init__(self, params: list[np.ndarray], xb: np.ndarray, yb: np.ndarray, learning_rate: float = 1e-3):
+        self.fit = MinigradFit(params, learning_rate)
+        model = self.fit.model
+        # Three batches of this shape: fit traces the first, checks the trace on the second, replays the third.
+        model.fit(np.concatenate([xb] * 3), np.concatenate([yb] * 3), batch_size=len(xb), verbose=0)
+        if model.train_function is None or not model.train_function.ready:
+            raise RuntimeError(f"fit did not replay its step: {model.train_function and model.train_function.refused}")
+        self.step, self.optimizer = model.train_function, model.optimizer
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        loss, _ = self.step(xb, yb)
+        self.optimizer.step()
+        return float(loss)
+
+
 def bytecodes_per_step(train_step: Callable[[np.ndarray, np.ndarray], float], xb: np.ndarray,
                        yb: np.ndarray) -> int:
     """How many Python bytecodes one call of `train_step(xb, yb)` executes (after a warm-up call)."""
@@ -181,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     xb = rng.random((args.batch, 784), dtype=np.float32)
     yb = rng.integers(0, 10, args.batch)
     trainers = {"numpy": NumpyMLP(params), "minigrad": MinigradLoop(params, 1e-3),
-                "minigrad's numpy": TranscribedStep(params)}
+                "minigrad's numpy": TranscribedStep(params), "fit, replayed": FitStep(params, xb, yb)}
     elsewhere = np.ones(EVICT_BYTES // 4, np.float32)
 
     def evict() -> None:
