@@ -142,6 +142,8 @@ class _Recorder:
         self.reserved = set(input_names)  # the step's argument names: a constant must not take one
         self.keep: list[Any] = []  # constants named by id stay alive, so no id is reused
         self.names = names  # id(array) -> a readable name for it (the parameters)
+        self.by_id: dict[int, Any] = {}  # id -> the named arrays themselves, once the step has used them
+        self.weights: set[str] = set()  # the names given to them (and their transposes) in the source
         self.problems: list[str] = []
         self.inputs: set[int] = set()  # ids of the memory owners of the step's inputs: not to be written
         self.owners: set[int] = set()  # ids of the memory owners of every traced array
@@ -159,21 +161,50 @@ class _Recorder:
         return traced
 
     def constant(self, value: Any, prefix: str = "c") -> str:
-        if value is None or isinstance(value, (bool, int, str)) or (
-                isinstance(value, float) and math.isfinite(value)):
+        if _literal(value):
             return repr(value)  # a literal in the source, as the reader would write it
         name = self.constant_names.get(id(value))
         if name is None:
-            name = self.names.get(id(value)) or str(value if isinstance(value, np.dtype) else
-                                                    getattr(value, "__name__", ""))
-            name = re.sub(r"\W", "_", name)
+            weight = self.names.get(id(value)) or self._transposed_name(value)
+            name = re.sub(r"\W", "_", weight or str(value if isinstance(value, np.dtype) else
+                                                    getattr(value, "__name__", "")))
             if (not name.isidentifier() or name in self.namespace or name in self.reserved
                     or re.fullmatch(r"[scf]\d+", name)):
                 name = f"{prefix}{len(self.constant_names)}"
             self.constant_names[id(value)] = name
             self.namespace[name] = value
+            if weight:
+                self.weights.add(name)
             self.keep.append(value)
         return name
+
+    def _transposed_name(self, value: Any) -> str | None:
+        """`dense_kernel_T` for a transposed view of the array named `dense_kernel`."""
+        if not isinstance(value, np.ndarray) or value.ndim != 2:
+            return None
+        for key, name in self.names.items():
+            array = self.by_id.get(key)
+            if (array is not None and array.shape == value.shape[::-1] and array.strides == value.strides[::-1]
+                    and array.__array_interface__["data"][0] == value.__array_interface__["data"][0]):
+                return f"{name}_T"
+        return None
+
+    def index_text(self, index: Any, reads: list[int]) -> str:
+        """An index as Python writes it inside brackets: `:, None`, `c3, y`."""
+        items = index if isinstance(index, tuple) else (index,)
+        parts = []
+        for item in items:
+            if isinstance(item, slice) and all(v is None or isinstance(v, int) for v in
+                                               (item.start, item.stop, item.step)):
+                start, stop = ("" if v is None else v for v in (item.start, item.stop))
+                parts.append(f"{start}:{stop}" + ("" if item.step is None else f":{item.step}"))
+            elif item is Ellipsis:
+                parts.append("...")
+            else:
+                parts.append(self.encode(item, reads)[0])
+        if isinstance(index, tuple) and len(items) < 2:
+            return f"{parts[0]}," if parts else "()"
+        return ", ".join(parts)
 
     def encode(self, value: Any, reads: list[int]) -> tuple[str, Any]:
         """(source text, the value as the real call takes it) for one argument."""
@@ -190,6 +221,8 @@ class _Recorder:
             if isinstance(value, list):
                 return f"[{text}]", [part[1] for part in parts]
             return (f"({text},)" if len(parts) == 1 else f"({text})"), tuple(part[1] for part in parts)
+        if isinstance(value, np.ndarray) and id(value) in self.names:
+            self.by_id[id(value)] = value
         if isinstance(value, np.ndarray) and _owner(value) in self.owners:
             self.refuse(f"an array of shape {value.shape} was made from a traced one outside numpy's dispatch "
                         "(np.asarray or np.array on it)")
@@ -248,7 +281,12 @@ def _call(fn: Callable[..., Any], name: str | None, args: Sequence[Any], kwargs:
     for key, value in kwargs.items():
         text, raw_kwargs[key] = recorder.encode(value, reads)
         texts.append(f"{key}={text}")
-    code = f"{name or recorder.constant(fn, 'f')}({', '.join(texts)})"
+    if fn is operator.getitem:
+        code = f"{texts[0]}[{recorder.index_text(args[1], reads)}]"
+    elif fn is operator.setitem:
+        code = f"{texts[0]}[{recorder.index_text(args[1], reads)}] = {texts[2]}"
+    else:
+        code = f"{name or recorder.constant(fn, 'f')}({', '.join(texts)})"
     for target in writes:
         if not isinstance(target, TracedArray):
             recorder.refuse(f"{code.split('(')[0]}: writes into an array of shape {np.shape(target)} that "
@@ -270,6 +308,32 @@ def asarray(value: Any, dtype: Any = None) -> np.ndarray:
     if type(value) is TracedArray:
         return value if dtype is None or value.dtype == dtype else value.astype(dtype)
     return np.asarray(value, dtype=dtype)
+
+
+def _literal(value: Any) -> bool:
+    """True for values whose repr is Python source for them: None, bools, ints, strings, finite
+    floats, and tuples and slices of these."""
+    if value is None or value is Ellipsis or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, slice):
+        return all(_literal(v) for v in (value.start, value.stop, value.step))
+    return type(value) is tuple and all(_literal(v) for v in value)
+
+
+def _describe(value: Any) -> str | None:
+    """A short description of an array constant for the program's header, None for the rest."""
+    if not isinstance(value, np.ndarray):
+        return None
+    flat = value.reshape(-1)
+    if value.size <= 4:
+        return f"np.array({value.tolist()!r}, {value.dtype})"
+    if (flat == flat[0]).all():
+        return f"np.full({value.shape}, {flat[0].item()!r}, {value.dtype})"
+    if value.ndim == 1 and value.dtype.kind in "iu" and np.array_equal(value, np.arange(value.size)):
+        return f"np.arange({value.size})"
+    return f"a {value.dtype} array of shape {value.shape}"
 
 
 def _owner(array: np.ndarray) -> int:
@@ -357,7 +421,9 @@ def _source(recorder: _Recorder, input_names: Sequence[str], returned: list[str]
     for i, name in enumerate(input_names):  # the inputs are the first slots: give them their names
         text = re.sub(rf"\bs{i}\b", name, text)
         returned = [name if r == f"s{i}" else r for r in returned]
-    return f"def step({', '.join(input_names)}):\n{text}\n    return ({', '.join(returned)},)\n"
+    header = "".join(f"    # {name} = {description}\n" for name, value in recorder.namespace.items()
+                     if name not in recorder.weights and (description := _describe(value)) is not None)
+    return f"def step({', '.join(input_names)}):\n{header}{text}\n    return ({', '.join(returned)},)\n"
 
 
 class TrainStep:

@@ -284,6 +284,9 @@ def test_the_replayed_step_is_printable_numpy():
     text = repr(model.train_function)
     assert text.startswith("<TrainStep: 1 replayed batch shape(s)>")
     assert "def step(x, y):" in text and "np.matmul(x, dense_kernel)" in text
+    assert "np.matmul(s" in text and "dense_1_kernel_T)" in text  # a weight's transpose by its name
+    assert "[:, None]" in text  # indexing as Python writes it
+    assert "np.arange(8)\n" in text  # constants described in the header, as "# c7 = np.arange(8)"
 
 
 def test_gradients_that_eager_backward_keeps_apart_stay_apart_in_the_replay():
