@@ -22,14 +22,17 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from minigrad.engine import STATE, _memory_owner
-from minigrad.tensor import Tensor
 
-__all__ = ["Program", "TracedArray", "TrainStep", "asarray", "call_whole", "trace"]
+if TYPE_CHECKING:  # pragma: no cover
+    from minigrad.tensor import Tensor
+
+__all__ = ["Program", "Trace", "TracedArray", "TrainStep", "asarray", "call_whole", "trace"]
 
 _TRACING = threading.local()  # .recorder: the trace this thread is recording, if any
 
@@ -100,11 +103,14 @@ class TracedArray(np.ndarray):
         return iter(_reads(self, "iteration"))
 
 
-def _method(name: str) -> Callable[..., Any]:
+def _method(name: str, in_place: bool = False) -> Callable[..., Any]:
     unbound = getattr(np.ndarray, name)
 
     def method(self: TracedArray, *args: Any, **kwargs: Any) -> Any:
-        return _call(unbound, f"ndarray.{name}", (self, *args), kwargs, ())
+        writes = (self,) if in_place else ()
+        if kwargs.get("out") is not None:
+            writes = (*writes, kwargs["out"])
+        return _call(unbound, f"ndarray.{name}", (self, *args), kwargs, writes)
 
     method.__name__ = name
     return method
@@ -116,6 +122,23 @@ for _name in ("reshape", "transpose", "swapaxes", "astype", "copy", "ravel", "fl
               "repeat", "argmax", "argmin", "max", "min", "sum", "mean", "prod", "any", "all", "clip",
               "cumsum", "dot", "var", "std", "round", "nonzero", "choose", "compress", "diagonal"):
     setattr(TracedArray, _name, _method(_name))
+for _name in ("sort", "partition", "put", "setfield"):  # the ones that write into the array
+    setattr(TracedArray, _name, _method(_name, in_place=True))
+
+
+def _refuse_in_place(name: str) -> Callable[..., Any]:
+    def method(self: TracedArray, *args: Any, **kwargs: Any) -> Any:
+        recorder = getattr(_TRACING, "recorder", None)
+        if recorder is not None:
+            recorder.refuse(f"ndarray.{name} changes an array in place in a way the trace cannot note")
+        return getattr(np.ndarray, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("resize", "byteswap"):
+    setattr(TracedArray, _name, _refuse_in_place(_name))
 
 
 def _reads(array: TracedArray, how: str) -> np.ndarray:
@@ -168,7 +191,8 @@ class _Recorder:
             weight = self.names.get(id(value)) or self._transposed_name(value)
             name = re.sub(r"\W", "_", weight or str(value if isinstance(value, np.dtype) else
                                                     getattr(value, "__name__", "")))
-            if (not name.isidentifier() or name in self.namespace or name in self.reserved
+            # ASCII: Python folds some other letters when it compiles (NFKC), so "ﬁ" would read "fi"
+            if (not (name.isascii() and name.isidentifier()) or name in self.namespace or name in self.reserved
                     or re.fullmatch(r"[scf]\d+", name)):
                 name = f"{prefix}{len(self.constant_names)}"
             self.constant_names[id(value)] = name
@@ -343,7 +367,7 @@ def _owner(array: np.ndarray) -> int:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, TracedArray):
-        return value.view(np.ndarray)
+        return value._raw if value._raw is not None else value.view(np.ndarray)
     if isinstance(value, (tuple, list)):
         return type(value)(_plain(v) for v in value)
     if isinstance(value, dict):
@@ -374,12 +398,21 @@ class Program:
         return f"<Program of {self.calls} numpy calls>\n{self.source}"
 
 
-def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], input_names: Sequence[str],
-          names: dict[int, str] | None = None) -> tuple[Program | None, list[str]]:
-    """Run `step(*inputs)` once on traced copies of the inputs and write out the numpy calls it made.
+class Trace(NamedTuple):
+    """What `trace` found: the program (None when it cannot be replayed), why not, and the step's outputs."""
 
-    `step` returns a sequence of arrays (or None). Returns (the Program, []) or, when the calls alone
-    cannot reproduce the step, (None, the reasons). `names` gives readable names to constants by id.
+    program: Program | None
+    problems: list[str]
+    outputs: tuple[Any, ...]
+
+
+def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], input_names: Sequence[str],
+          names: dict[int, str] | None = None) -> Trace:
+    """Run `step(*inputs)` on traced views of the inputs and write out the numpy calls it made.
+
+    `step` returns a sequence of arrays (or None); the trace hands them back as plain arrays, with
+    the Program that makes them again, or None and the reasons it cannot. The step runs for real,
+    once: its results and side effects are those of an eager call. `names` names constants by id.
     """
     if getattr(_TRACING, "recorder", None) is not None:
         raise RuntimeError("trace: this thread is already tracing (traces do not nest)")
@@ -388,7 +421,7 @@ def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], inpu
     recorder.inputs = {_owner(t._raw) for t in traced}
     _TRACING.recorder = recorder
     try:
-        outputs = step(*traced)
+        outputs = tuple(step(*traced))
     finally:
         _TRACING.recorder = None
     returned = []
@@ -399,9 +432,11 @@ def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], inpu
             returned.append(f"s{value._slot}")
         else:
             recorder.refuse(f"output {i} of the step was not made by numpy calls inside it")
+    outputs = tuple(_plain(value) for value in outputs)
     if recorder.problems:
-        return None, recorder.problems
-    return Program(_source(recorder, input_names, returned), recorder.namespace, len(recorder.lines)), []
+        return Trace(None, recorder.problems, outputs)
+    program = Program(_source(recorder, input_names, returned), recorder.namespace, len(recorder.lines))
+    return Trace(program, [], outputs)
 
 
 def _source(recorder: _Recorder, input_names: Sequence[str], returned: list[str]) -> str:
@@ -430,78 +465,120 @@ class TrainStep:
     """fit's forward and backward pass for one batch, replayed from a checked Program per batch shape.
 
     `eager(x, y)` is the step itself: it sets each parameter's `.grad` and returns (the loss's array,
-    the outputs' array). The first batch of a shape runs it, then traces it; the second runs it and
-    the traced program, and keeps the program only if every output agrees bit for bit; later batches
-    of that shape run the program alone, while nothing it depends on has changed.
+    the outputs' array). The first batch of a shape runs it traced; the second runs it eagerly and
+    the traced program too, and keeps the program only if every output agrees bit for bit; later
+    batches of that shape run the program alone. `watch` are the objects whose code the step runs
+    (layers, loss): a program is used only while their attributes, and the parameters' arrays and
+    `requires_grad`, are the ones it was traced with; otherwise the step is traced again.
+    `on_refuse(shape, reasons)` hears of each batch shape that stays eager.
     """
 
     def __init__(self, eager: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-                 params: list[Tensor]) -> None:
+                 params: list[Tensor], watch: Sequence[Any] = (),
+                 on_refuse: Callable[[tuple[int, ...], list[str]], None] | None = None) -> None:
+        from minigrad.tensor import Tensor  # here: tensor.py imports this module
+
+        self._wrap = Tensor._wrap
         self.eager = eager
         self.params = params
-        self.ready: dict[tuple[Any, ...], Program] = {}  # batch shapes and dtypes -> the program to run
+        self.on_refuse = on_refuse
+        self.ready: dict[tuple[Any, ...], Program] = {}  # batch shapes, dtypes, strides -> the program to run
         self.pending: dict[tuple[Any, ...], Program] = {}  # traced, not yet checked against a second batch
         self.refused: dict[tuple[Any, ...], list[str]] = {}  # shapes that stay eager, and why
-        self._arrays = [p.data for p in params]  # what the programs read as the parameters
+        self.retraces = 0  # how often a change in the model sent the step back to tracing
+        self._dicts = [vars(o) for o in watch if hasattr(o, "__dict__")]
+        self._values = [d.values() for d in self._dicts]  # live views: they follow the attributes
+        self._containers: list[Any] = []  # the lists, tuples and dicts among them (their items count too)
+        self._state: tuple[Any, ...] | None = None  # taken at the first step, when the caller has set up
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        program = self.ready.get((x.shape, x.dtype, x.strides, y.shape, y.dtype, y.strides))
-        if program is not None and STATE.grad_enabled and not STATE.anomaly and self._unchanged():
-            loss, out, *grads = program(x, y)
-            for p, g in zip(self.params, grads):
-                p.grad = None if g is None else _wrap(g)
-            return loss, out
-        return self._eager_step(x, y)
-
-    def _unchanged(self) -> bool:
-        for p, array in zip(self.params, self._arrays):
-            if p.data is not array:  # a parameter got a new array: every program reads the old one
-                self.ready.clear()
-                self.pending.clear()
-                self._arrays = [q.data for q in self.params]
-                return False
-        return True
-
-    def _eager_step(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        loss, out = self.eager(x, y)
-        self._unchanged()  # a program traced with other parameter arrays is neither checked nor kept
         key = (x.shape, x.dtype, x.strides, y.shape, y.dtype, y.strides)
-        if not STATE.grad_enabled or STATE.anomaly or key in self.refused or key in self.ready:
+        program = self.ready.get(key)
+        if program is not None and STATE.grad_enabled and not STATE.anomaly and self._snapshot() == self._state:
+            loss, out, *grads = program(x, y)
+            wrap = self._wrap
+            for p, g in zip(self.params, grads):
+                p.grad = None if g is None else wrap(g)
             return loss, out
-        grads = [p.grad for p in self.params]
-        expected = (loss, out, *[None if g is None else g.data for g in grads])
+        return self._step(x, y, key)
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        """What the programs depend on besides their inputs, as ids and flags (cheap to compare)."""
+        # All C loops (map, chain): this runs on every replayed batch. A container replaced by another
+        # changes the attributes' ids, and _step then looks for the containers again.
+        params = self.params
+        return (tuple(map(id, map(_DATA, params))), tuple(map(_REQUIRES_GRAD, params)),
+                tuple(map(id, chain.from_iterable(self._values))),
+                tuple(map(id, chain.from_iterable(self._containers))))
+
+    def _step(self, x: np.ndarray, y: np.ndarray, key: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        state = self._snapshot()
+        if self._state is None or state != self._state:
+            self._containers = [v.values() if type(v) is dict else v for d in self._dicts for v in d.values()
+                                if type(v) in (list, tuple, dict)]
+            state = self._snapshot()
+        if self._state is None:
+            self._state = state
+        elif state != self._state:  # the model changed: programs traced before may compute something else
+            self._state = state
+            self.ready.clear()
+            self.pending.clear()
+            self.retraces += 1
+            if self.retraces == _MAX_RETRACES:
+                self._refuse(None, [f"the model changed {_MAX_RETRACES} times during fit"])
+        if (not STATE.grad_enabled or STATE.anomaly or key in self.refused or key in self.ready
+                or None in self.refused):
+            return self.eager(x, y)
         candidate = self.pending.pop(key, None)
         if candidate is None:
-            names = {id(p.data): p.name or f"param{i}" for i, p in enumerate(self.params)}
-            try:
-                program, problems = trace(self._traced, (x, y), ("x", "y"), names)
-            except Exception as exc:  # noqa: BLE001 - the eager step ran: only the trace failed, so stay eager
-                program, problems = None, [f"the trace failed: {type(exc).__name__}: {exc}"]
-            finally:
-                for p, g in zip(self.params, grads):  # the trace set them too: the eager step's are the real ones
-                    p.grad = g
-            if program is None:
-                self.refused[key] = problems
-            else:
-                self.pending[key] = program
-        elif _replays(candidate, x, y, expected):
+            return self._traced_step(x, y, key)
+        loss, out = self.eager(x, y)
+        expected = (loss, out, *[None if p.grad is None else p.grad.data for p in self.params])
+        if _replays(candidate, x, y, expected):
             self.ready[key] = candidate
         else:
-            self.refused[key] = ["its replay differed from the eager step on a second batch"]
+            self._refuse(key, ["its replay differed from the eager step on the next batch"])
         return loss, out
 
+    def _traced_step(self, x: np.ndarray, y: np.ndarray, key: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        names = {id(p.data): p.name or f"param{i}" for i, p in enumerate(self.params)}
+        try:
+            result = trace(self._outputs, (x, y), ("x", "y"), names)
+        except Exception as exc:  # noqa: BLE001 - a failure of the trace is not the step's: run it as it is
+            self._refuse(key, [f"tracing it failed ({type(exc).__name__}: {exc})"])
+            return self.eager(x, y)
+        loss, out, *grads = result.outputs
+        wrap = self._wrap
+        for p, g in zip(self.params, grads):
+            p.grad = None if g is None else wrap(g)
+        if result.program is None:
+            self._refuse(key, result.problems)
+        else:
+            self.pending[key] = result.program
+        return loss, out
+
+    def _outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
+        loss, out = self.eager(x, y)
+        return (loss, out, *[None if p.grad is None else p.grad.data for p in self.params])
+
+    def _refuse(self, key: tuple[Any, ...] | None, reasons: list[str]) -> None:
+        self.refused[key] = reasons
+        if self.on_refuse is not None:
+            self.on_refuse(None if key is None else key[0], reasons)
+
     def refusals(self) -> str:
-        """Which batch shapes ran eagerly, and why, in a sentence."""
-        return "; ".join(f"batches of shape {key[0]} ran eagerly: {', '.join(why)}"
-                         for key, why in self.refused.items())
+        """Which batch shapes run eagerly, and why, in a sentence."""
+        return "; ".join(f"{'every batch' if key is None else f'batches of shape {key[0]}'} ran eagerly: "
+                         f"{', '.join(why)}" for key, why in self.refused.items())
 
     def __repr__(self) -> str:
         shapes = "\n".join(f"# batches of shape {key[0]}\n{program.source}" for key, program in self.ready.items())
         return f"<TrainStep: {len(self.ready)} replayed batch shape(s)>" + (f"\n{shapes}" if shapes else "")
 
-    def _traced(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
-        loss, out = self.eager(x, y)
-        return (loss, out, *[None if p.grad is None else p.grad.data for p in self.params])
+
+_MAX_RETRACES = 16  # a model changed more often than this during one fit is trained eagerly
+_DATA = operator.attrgetter("data")
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 def _replays(program: Program, x: np.ndarray, y: np.ndarray, expected: Sequence[Any]) -> bool:
@@ -532,5 +609,3 @@ def _sharing(arrays: Sequence[Any]) -> list[int]:
     owners = [None if a is None else _owner(np.asarray(a)) for a in arrays]
     return [-1 if o is None else owners.index(o) for o in owners]
 
-
-_wrap = Tensor._wrap

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import engine
+from minigrad import engine, replay
 from minigrad.engine import STATE
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
@@ -37,7 +37,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = data.data
     if dtype is not None:
         try:
-            array = np.asarray(data, dtype=dtype)
+            array = replay.asarray(data, dtype=dtype)  # a traced array (minigrad.replay) stays traced
         except (TypeError, ValueError) as exc:
             ragged = _ragged(data)  # a shape problem, whatever the dtype
             if ragged:

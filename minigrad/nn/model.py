@@ -25,7 +25,7 @@ from minigrad import creation, optim
 from minigrad.engine import no_grad, note_write
 from minigrad.nn.callbacks import CallbackList, History
 from minigrad.nn.layers import ACTIVATIONS, Activation, Dense, Flatten, Layer
-from minigrad.nn.losses import _has_batch_path
+from minigrad.nn.losses import _first_frame_outside_minigrad, _has_batch_path
 from minigrad.nn.module import Module
 from minigrad.replay import TrainStep
 from minigrad.tensor import Tensor, get_default_dtype
@@ -263,9 +263,13 @@ class Model(Module):
             loss.backward()
             return loss.data, out.data
 
-        blockers = self._replay_blockers() if self.jit_compile == "auto" else []
-        train_step = eager_step if self.jit_compile is False or blockers else TrainStep(eager_step, params)
-        self.train_function = train_step if isinstance(train_step, TrainStep) else None
+        train_step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = eager_step
+        self.train_function = None
+        if self.jit_compile is True or (self.jit_compile == "auto" and not self._replay_blockers()):
+            # The objects whose code the step runs: a program is used only while they are as traced.
+            watch = [*self.modules(), self.loss, getattr(loss_fn, "__self__", loss_fn)]
+            on_refuse = _warn_eager if self.jit_compile is True else None
+            train_step = self.train_function = TrainStep(eager_step, params, watch, on_refuse)
 
         n = len(x)
         steps = -(-n // batch_size)
@@ -349,8 +353,6 @@ class Model(Module):
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
-        if self.jit_compile is True and isinstance(train_step, TrainStep) and train_step.refused:
-            warnings.warn(f"fit: jit_compile=True, but {train_step.refusals()}", RuntimeWarning, stacklevel=2)
         if interrupted:
             history.interrupted = True
             if verbose:
@@ -366,8 +368,8 @@ class Model(Module):
         for module in self.modules():
             if type(module) not in _REPLAYABLE:
                 blockers.append(f"{type(module).__name__} is not a built-in layer")
-            elif isinstance(module, Dense) and module._activation not in ACTIVATIONS.values():
-                blockers.append(f"Dense '{module.name}' has a custom activation")
+            elif isinstance(module, (Dense, Activation)) and module._activation not in ACTIVATIONS.values():
+                blockers.append(f"{type(module).__name__} '{module.name}' has a custom activation")
         return blockers
 
     # ----- evaluate / predict -------------------------------------------------------------
@@ -659,6 +661,13 @@ class Sequential(Model):
 
 # The modules whose code jit_compile="auto" knows to replay: no random draws, no state, no Python reads
 _REPLAYABLE = frozenset({Sequential, Dense, Flatten, Activation})
+
+
+def _warn_eager(shape: tuple[int, ...] | None, reasons: list[str]) -> None:
+    """jit_compile=True, and fit runs some batches eagerly: say which and why, once per shape."""
+    which = "every batch runs" if shape is None else f"batches of shape {shape} run"
+    warnings.warn(f"fit: jit_compile=True, but {which} eagerly: {'; '.join(reasons)}", RuntimeWarning,
+                  stacklevel=_first_frame_outside_minigrad())
 
 
 def _layer_key(layer: Any) -> str:
