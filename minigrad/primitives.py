@@ -392,11 +392,14 @@ class Clip(Function):
 
     def backward(self, g):
         x = self.inputs[0].data
-        inside = np.ones(x.shape, dtype=bool)
-        if self.attrs["lo"] is not None:
-            inside &= x >= self.attrs["lo"]
-        if self.attrs["hi"] is not None:
-            inside &= x <= self.attrs["hi"]
+        lo, hi = self.attrs["lo"], self.attrs["hi"]
+        # masks made from x itself (not written into np.ones): a traced x (minigrad.replay) sees them
+        if lo is None:
+            inside = x <= hi
+        else:
+            inside = x >= lo
+            if hi is not None:
+                inside &= x <= hi
         return (g * _const(inside.astype(g.dtype)),)
 
 
@@ -612,7 +615,8 @@ class BroadcastTo(Function):
     def forward(self, x):
         # A filled array rather than np.broadcast_to's read-only view: 5x cheaper to make for
         # the small shapes of a training step, and safe for consumers that write in place.
-        out = np.empty(self.attrs["shape"], dtype=x.dtype)
+        # empty_like, not empty: numpy tells a traced x (minigrad.replay) about the new array.
+        out = np.empty_like(x, shape=self.attrs["shape"], order="C")
         np.copyto(out, x)
         return out
 

@@ -445,3 +445,13 @@ def test_names_python_would_fold_are_not_used():
     x = np.ones((1, 2), np.float32)
     program, _, _ = trace(lambda a: (a @ w1 @ w2,), (x,), ("x",), {id(w1): "\ufb01", id(w2): "fi"})  # "ﬁ" folds to "fi"
     assert _same(program(x)[0], x @ w1 @ w2)
+
+
+@pytest.mark.parametrize(("layers", "loss"), [
+    (lambda: [nn.Dense(4), nn.Dense(3, activation="softmax")], nn.MeanSquaredError()),  # broadcast_to
+    (lambda: [nn.Dense(4), nn.Dense(3, activation="sigmoid")], nn.CategoricalCrossentropy()),  # clipped rows
+])
+def test_built_in_composites_replay_too(layers, loss):
+    x = RNG.standard_normal((40, 5)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 40)]
+    _assert_same_training(_fit_both(layers, loss, x, y, epochs=3, batch_size=8))
