@@ -142,6 +142,8 @@ def class_indices(op: str, labels: Any, n: int, num_classes: int, allow_float: b
     then a float that is not a whole number is refused. Errors name the bad value and the classes.
     """
     y = labels.data if isinstance(labels, Tensor) else labels
+    if type(y) is replay.TracedArray:  # traced labels: the check is part of the program, run on every batch
+        return replay.call_whole(class_indices, op, y, n, num_classes, allow_float)
     # The common case, native integer indices in range, costs one reduction: viewed as unsigned,
     # a negative index becomes huge, so max() < num_classes checks both ends at once.
     unsigned = _UNSIGNED.get(y.dtype) if type(y) is np.ndarray else None

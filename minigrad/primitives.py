@@ -682,7 +682,8 @@ class ScatterAdd(Function):
     reads_inputs = False
 
     def forward(self, g):
-        out = np.zeros(self.attrs["shape"], dtype=g.dtype)
+        # zeros_like, not zeros: numpy tells a traced g (minigrad.replay) about the new array
+        out = np.zeros_like(g, shape=self.attrs["shape"], order="C")
         index = self.attrs["index"]
         if _is_basic_index(index):
             out[index] = g  # basic indexing never repeats an element

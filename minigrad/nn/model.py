@@ -27,7 +27,7 @@ from minigrad.nn.callbacks import CallbackList, History
 from minigrad.nn.layers import ACTIVATIONS, Activation, Dense, Flatten, Layer
 from minigrad.nn.losses import _first_frame_outside_minigrad, _has_batch_path
 from minigrad.nn.module import Module
-from minigrad.replay import TrainStep
+from minigrad.nn.train_step import TrainStep, run_eagerly
 from minigrad.tensor import Tensor, get_default_dtype
 
 __all__ = ["Model", "Sequential"]
@@ -131,8 +131,9 @@ class Model(Module):
         """Choose the optimizer ("adam", "sgd" or an instance), the loss (name or instance) and metrics.
 
         `jit_compile` (Keras' name): "auto" lets fit replay its traced training step (minigrad.replay)
-        for models of built-in layers and losses, True for any model, False never; `run_eagerly=True`
-        is False. A replayed step makes the same numpy calls, so it trains to the same weights.
+        for models of built-in layers and losses, True tries it for any model and warns about batches
+        it cannot replay, False never; `run_eagerly=True` means jit_compile=False. A replayed step
+        makes the same numpy calls, so it trains to the same weights.
         """
         from minigrad.nn import losses
 
@@ -140,7 +141,7 @@ class Model(Module):
         optimizer = optim.get(optimizer)
         loss = losses.get(loss) if loss is not None else None
         names, identifiers = _compiled_metrics(metrics)
-        if jit_compile not in (True, False, "auto"):
+        if not (isinstance(jit_compile, bool) or jit_compile == "auto"):  # (1 == True: not a mode)
             raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
         self.optimizer, self.loss = optimizer, loss
         self.metrics, self._metric_identifiers = names, identifiers
@@ -265,9 +266,9 @@ class Model(Module):
 
         train_step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = eager_step
         self.train_function = None
-        if self.jit_compile is True or (self.jit_compile == "auto" and not self._replay_blockers()):
+        if self.jit_compile is True or (self.jit_compile == "auto" and self._runs_only_builtin_code()):
             # The objects whose code the step runs: a program is used only while they are as traced.
-            watch = [*self.modules(), self.loss, getattr(loss_fn, "__self__", loss_fn)]
+            watch = [*self.modules(), self.loss]
             on_refuse = _warn_eager if self.jit_compile is True else None
             train_step = self.train_function = TrainStep(eager_step, params, watch, on_refuse)
 
@@ -362,15 +363,15 @@ class Model(Module):
             hook(logs)
         return history
 
-    def _replay_blockers(self) -> list[str]:
-        """Why jit_compile="auto" keeps fit eager: parts whose code is not minigrad's own (empty: replay)."""
-        blockers = [f"the loss {type(self.loss).__name__} is not a built-in one"] if not _has_batch_path(self.loss) else []
-        for module in self.modules():
-            if type(module) not in _REPLAYABLE:
-                blockers.append(f"{type(module).__name__} is not a built-in layer")
-            elif isinstance(module, (Dense, Activation)) and module._activation not in ACTIVATIONS.values():
-                blockers.append(f"{type(module).__name__} '{module.name}' has a custom activation")
-        return blockers
+    def _runs_only_builtin_code(self) -> bool:
+        """True when the step runs only minigrad's own layers, activations and loss: what "auto" replays.
+
+        Code of your own may read Python state a replay would not read again, so it is traced only
+        when you ask (jit_compile=True)."""
+        def builtin(module: Module) -> bool:
+            return type(module) in _REPLAYABLE and (not isinstance(module, (Dense, Activation))
+                                                    or module._activation in ACTIVATIONS.values())
+        return _has_batch_path(self.loss) and all(map(builtin, self.modules()))
 
     # ----- evaluate / predict -------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: int = 0) -> dict[str, float]:
@@ -665,8 +666,7 @@ _REPLAYABLE = frozenset({Sequential, Dense, Flatten, Activation})
 
 def _warn_eager(shape: tuple[int, ...] | None, reasons: list[str]) -> None:
     """jit_compile=True, and fit runs some batches eagerly: say which and why, once per shape."""
-    which = "every batch runs" if shape is None else f"batches of shape {shape} run"
-    warnings.warn(f"fit: jit_compile=True, but {which} eagerly: {'; '.join(reasons)}", RuntimeWarning,
+    warnings.warn(f"fit: jit_compile=True, but {run_eagerly(shape)}: {'; '.join(reasons)}", RuntimeWarning,
                   stacklevel=_first_frame_outside_minigrad())
 
 

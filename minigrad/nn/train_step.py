@@ -1,0 +1,172 @@
+"""fit's training step, replayed: trace it once per batch shape, check it once, then replay it.
+
+`minigrad/replay.py` turns one run of a step into a Program; this module decides when `fit` may use
+one. A Program is kept for a batch shape only after it computed, on the next batch of that shape,
+exactly what the eager step computed (every bit of the loss, the outputs and each gradient), and it
+is used only while the model is as it was traced: the same parameter arrays, the same
+`requires_grad`, the same objects in every layer's and the loss's attributes. Anything else, and
+that batch runs eagerly (and the step is traced again).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from minigrad.engine import STATE
+from minigrad.replay import Program, _owner, trace
+from minigrad.tensor import Tensor
+
+__all__ = ["TrainStep", "run_eagerly"]
+
+_MAX_RETRACES = 16  # a model that changes more often than this during one fit is trained eagerly
+
+
+class TrainStep:
+    """fit's forward and backward pass for one batch, replayed from a checked Program per batch shape.
+
+    `eager(x, y)` is the step itself: it sets each parameter's `.grad` and returns (the loss's array,
+    the outputs' array). `watch` are the objects whose code the step runs (layers, the loss).
+    `on_refuse(shape, reasons)` hears of each batch shape that stays eager (shape None: every batch).
+    """
+
+    def __init__(self, eager: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+                 params: list[Tensor], watch: Sequence[Any] = (),
+                 on_refuse: Callable[[tuple[int, ...] | None, list[str]], None] | None = None) -> None:
+        self.eager = eager
+        self.params = params
+        self.on_refuse = on_refuse
+        self.ready: dict[tuple[Any, ...], Program] = {}  # batch key -> the program to run
+        self.pending: dict[tuple[Any, ...], Program] = {}  # traced, not yet checked against a second batch
+        self.refused: dict[tuple[Any, ...] | None, list[str]] = {}  # keys that stay eager (None: all), and why
+        self.retraces = 0  # how often a change in the model sent the step back to tracing
+        self._attributes = [vars(o) for o in watch if hasattr(o, "__dict__")]
+        self._values = [d.values() for d in self._attributes]  # live views: they follow the attributes
+        self._containers: list[Any] = []  # the lists, tuples and dicts among them (their items count too)
+        self._traced_with: tuple[Any, ...] | None = None  # the snapshot the programs were traced with
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Strides too: whether a reshape views or copies, so which arrays share memory, depends on them.
+        key = (x.shape, x.dtype, x.strides, y.shape, y.dtype, y.strides)
+        replayable = STATE.grad_enabled and not STATE.anomaly
+        program = self.ready.get(key)
+        if program is not None and replayable and self._snapshot() == self._traced_with:
+            loss, out, *grads = program(x, y)
+            self._set_grads(grads)
+            return loss, out
+        self._forget_programs_if_the_model_changed()
+        if not replayable or key in self.refused or None in self.refused:
+            return self.eager(x, y)
+        program = self.pending.pop(key, None)
+        if program is None:
+            return self._traced_step(x, y, key)
+        expected = self._outputs(x, y)  # the eager step, and the gradients it set
+        if _replays(program, x, y, expected):
+            self.ready[key] = program
+        else:
+            self._refuse(key, ["its replay differed from the eager step on the next batch"])
+        return expected[0], expected[1]
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        """What the programs depend on besides their inputs, as ids and flags."""
+        # All C loops (map, chain): this runs before every replayed batch.
+        params = self.params
+        return (tuple(map(id, map(_DATA, params))), tuple(map(_REQUIRES_GRAD, params)),
+                tuple(map(id, chain.from_iterable(self._values))),
+                tuple(map(id, chain.from_iterable(self._containers))))
+
+    def _forget_programs_if_the_model_changed(self) -> None:
+        if self._snapshot() == self._traced_with:
+            return
+        # an attribute may now hold another list or dict: find the containers again
+        self._containers = [v.values() if type(v) is dict else v for attributes in self._attributes
+                            for v in attributes.values() if type(v) in (list, tuple, dict)]
+        state = self._snapshot()
+        if self._traced_with is not None and state != self._traced_with:
+            self.ready.clear()
+            self.pending.clear()
+            self.retraces += 1
+            if self.retraces == _MAX_RETRACES:
+                self._refuse(None, [f"the model changed {_MAX_RETRACES} times during fit"])
+        self._traced_with = state
+
+    def _traced_step(self, x: np.ndarray, y: np.ndarray, key: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+        weights = {p.name or f"param{i}": p.data for i, p in enumerate(self.params)}
+        try:
+            result = trace(self._outputs, (x, y), ("x", "y"), weights)
+        except Exception as exc:  # noqa: BLE001 - run the step eagerly: an error of its own shows there
+            outputs = self.eager(x, y)
+            self._refuse(key, [f"tracing it failed ({type(exc).__name__}: {exc})"])
+            return outputs
+        loss, out, *grads = result.outputs
+        self._set_grads(grads)  # the plain arrays, not the traced ones the step made
+        if result.program is None:
+            self._refuse(key, result.reasons)
+        else:
+            self.pending[key] = result.program
+        return loss, out
+
+    def _outputs(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
+        loss, out = self.eager(x, y)
+        return (loss, out, *[None if p.grad is None else p.grad.data for p in self.params])
+
+    def _set_grads(self, grads: Sequence[np.ndarray | None]) -> None:
+        for p, g in zip(self.params, grads):
+            p.grad = None if g is None else _wrap(g)
+
+    def _refuse(self, key: tuple[Any, ...] | None, reasons: list[str]) -> None:
+        self.refused[key] = reasons
+        if self.on_refuse is not None:
+            self.on_refuse(None if key is None else key[0], reasons)
+
+    def refusals(self) -> str:
+        """Which batches run eagerly, and why, in a sentence ("" when every batch shape is replayed)."""
+        return "; ".join(f"{run_eagerly(None if key is None else key[0])}: {', '.join(why)}"
+                         for key, why in self.refused.items())
+
+    def __repr__(self) -> str:
+        shapes = "".join(f"\n# batches of shape {key[0]}\n{program.source}" for key, program in self.ready.items())
+        return f"<TrainStep: {len(self.ready)} replayed batch shape(s)>{shapes}"
+
+
+def run_eagerly(shape: tuple[int, ...] | None) -> str:
+    """The words for the batches of one input shape (None: all of them) that run eagerly."""
+    return "every batch runs eagerly" if shape is None else f"batches of shape {shape} run eagerly"
+
+
+def _replays(program: Program, x: np.ndarray, y: np.ndarray, expected: Sequence[Any]) -> bool:
+    try:
+        return _identical(program(x, y), expected)
+    except Exception:  # noqa: BLE001 - a program that cannot run on this batch is one to refuse
+        return False
+
+
+def _identical(got: Sequence[Any], expected: Sequence[Any]) -> bool:
+    """True when both hold the same arrays bit for bit (NaNs included), None in the same places, and
+    the same ones share memory (two .grad sharing it would change together)."""
+    if len(got) != len(expected) or _sharing(got) != _sharing(expected):
+        return False
+    for a, b in zip(got, expected):
+        if a is None or b is None:
+            if a is not b:
+                return False
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype or a.tobytes() != b.tobytes():
+            return False
+    return True
+
+
+def _sharing(arrays: Sequence[Any]) -> list[int]:
+    """For each array, the position of the first one with the same memory owner (-1 for None)."""
+    owners = [None if a is None else _owner(np.asarray(a)) for a in arrays]
+    return [-1 if o is None else owners.index(o) for o in owners]
+
+
+_DATA = operator.attrgetter("data")
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
+_wrap = Tensor._wrap
