@@ -17,6 +17,8 @@ make. Same calls, same order, same arrays: a replay computes exactly what the ea
 
 from __future__ import annotations
 
+import itertools
+import keyword
 import linecache
 import math
 import operator
@@ -49,8 +51,8 @@ def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], inpu
 
     `step` returns a sequence of arrays (or None); the trace hands them back as plain arrays, with
     the Program that computes them again from new inputs, or None and the reasons it cannot. The
-    step runs for real, once: its results and side effects are an eager call's. `weights` names
-    arrays the step reads (the parameters), so the source says `dense_kernel` rather than `c3`.
+    step runs for real, once: its results, side effects and errors are an eager call's. `weights`
+    names arrays the step reads (the parameters), so the source says `dense_kernel` rather than `c3`.
     """
     if _TRACING.recorder is not None:
         raise RuntimeError("trace: this thread is already tracing (traces do not nest)")
@@ -66,14 +68,18 @@ def trace(step: Callable[..., Sequence[Any]], inputs: Sequence[np.ndarray], inpu
     for i, value in enumerate(outputs):
         if value is None:
             returned.append("None")
-        elif isinstance(value, TracedArray) and value._slot is not None:
+        elif isinstance(value, TracedArray) and value._slot is not None and value._trace == recorder.number:
             returned.append(recorder.variables[value._slot])
         else:
             recorder.refuse(f"output {i} of the step was not made by numpy calls inside it")
     outputs = tuple(_plain(value) for value in outputs)
     if recorder.reasons:
         return Trace(None, recorder.reasons, outputs)
-    return Trace(Program(_source(recorder, returned), recorder.namespace, len(recorder.lines)), [], outputs)
+    try:
+        program = Program(_source(recorder, returned), recorder.namespace, len(recorder.lines))
+    except Exception as exc:  # noqa: BLE001 - the step ran and its outputs stand; only its program failed
+        return Trace(None, [f"its program could not be built ({type(exc).__name__}: {exc})"], outputs)
+    return Trace(program, [], outputs)
 
 
 class Program:
@@ -126,6 +132,7 @@ class TracedArray(np.ndarray):
 
     _raw: np.ndarray | None = None
     _slot: int | None = None
+    _trace: int = -1  # which trace made it: one left over from an earlier trace is plain data to this one
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
@@ -210,6 +217,7 @@ class _Tracing(threading.local):
 
 
 _TRACING = _Tracing()
+_TRACE_NUMBERS = itertools.count()
 
 
 def _read(array: TracedArray, how: str) -> np.ndarray:
@@ -283,6 +291,7 @@ class _Recorder:
         self.weights = {id(array): (name, array) for name, array in weights.items()}
         self.weight_variables: set[str] = set()  # names given to weights and their transposes
         self.reasons: list[str] = []
+        self.number = next(_TRACE_NUMBERS)
 
     def refuse(self, reason: str) -> None:
         if reason not in self.reasons:
@@ -290,7 +299,7 @@ class _Recorder:
 
     def new_variable(self, plain: np.ndarray, name: str | None = None) -> TracedArray:
         traced = plain.view(TracedArray)
-        traced._raw, traced._slot = plain, len(self.variables)
+        traced._raw, traced._slot, traced._trace = plain, len(self.variables), self.number
         self.variables.append(name or f"s{len(self.variables) - len(self.reserved) + 1}")
         self.by_plain[id(plain)] = traced
         self.owners.add(_owner(plain))
@@ -305,9 +314,10 @@ class _Recorder:
             weight = self._weight_name(value)
             name = re.sub(r"\W", "_", weight or _preferred_name(value))
             # ASCII: Python folds some other letters when it compiles (NFKC), so "ﬁ" would read "fi";
-            # s1, c1, f1 are the names the source gives variables, constants and functions.
-            if (not (name.isascii() and name.isidentifier()) or name in self.namespace or name in self.reserved
-                    or re.fullmatch(r"[scf]\d+", name)):
+            # step is the function's name; s1, c1, f1 are the names the source gives variables,
+            # constants and functions.
+            if (not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name == "step"
+                    or name in self.namespace or name in self.reserved or re.fullmatch(r"[scf]\d+", name)):
                 self.unnamed[prefix] = self.unnamed.get(prefix, 0) + 1
                 name = f"{prefix}{self.unnamed[prefix]}"
             self.constant_names[id(value)] = name
@@ -330,6 +340,8 @@ class _Recorder:
 
     def encode(self, value: Any, reads: list[int]) -> tuple[str, Any]:
         """(source text, the value as the real call takes it) for one argument."""
+        if isinstance(value, TracedArray) and value._trace != self.number and value._slot is not None:
+            value = value._raw  # from an earlier trace (kept in a .grad, say): data, like any other array
         if isinstance(value, TracedArray):
             if value._slot is None:
                 self.refuse(f"an array of shape {value.shape} came from a numpy call the trace did not see")

@@ -146,6 +146,7 @@ class Model(Module):
         self.optimizer, self.loss = optimizer, loss
         self.metrics, self._metric_identifiers = names, identifiers
         self.jit_compile = False if run_eagerly else jit_compile
+        self.train_function = None  # programs traced for the last compile's loss and optimizer go
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self.loss is None:
@@ -265,12 +266,15 @@ class Model(Module):
             return loss.data, out.data
 
         train_step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = eager_step
-        self.train_function = None
         if self.jit_compile is True or (self.jit_compile == "auto" and self._runs_only_builtin_code()):
-            # The objects whose code the step runs: a program is used only while they are as traced.
-            watch = [*self.modules(), self.loss]
-            on_refuse = _warn_eager if self.jit_compile is True else None
-            train_step = self.train_function = TrainStep(eager_step, params, watch, on_refuse)
+            step = self.train_function
+            if step is None or not step.runs(params):  # an earlier fit's programs serve while they hold
+                step = TrainStep(eager_step, params, self._read_by_step)
+            step.eager = eager_step
+            step.on_refuse = _warn_eager if self.jit_compile is True else None
+            self.train_function = train_step = step
+        else:
+            self.train_function = None
 
         n = len(x)
         steps = -(-n // batch_size)
@@ -362,6 +366,15 @@ class Model(Module):
         for hook in cbs.train_end:
             hook(logs)
         return history
+
+    def _read_by_step(self) -> list[Any]:
+        """What a training step's code reads besides the parameters: the modules and the loss.
+
+        A Sequential's step reads its layers list, not its other attributes (callbacks may set
+        those on every batch), so for it the list stands in for the model's own attributes."""
+        if type(self) is Sequential:
+            return [self.layers, *(m for m in self.modules() if m is not self), self.loss]
+        return [*self.modules(), self.loss]
 
     def _runs_only_builtin_code(self) -> bool:
         """True when the step runs only minigrad's own layers, activations and loss: what "auto" replays.

@@ -5,12 +5,14 @@ one. A Program is kept for a batch shape only after it computed, on the next bat
 exactly what the eager step computed (every bit of the loss, the outputs and each gradient), and it
 is used only while the model is as it was traced: the same parameter arrays, the same
 `requires_grad`, the same objects in every layer's and the loss's attributes. Anything else, and
-that batch runs eagerly (and the step is traced again).
+that batch runs eagerly (and the step is traced again). Programs outlive one `fit`: the model's
+next `fit` reuses them while that check holds.
 """
 
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
@@ -30,12 +32,13 @@ class TrainStep:
     """fit's forward and backward pass for one batch, replayed from a checked Program per batch shape.
 
     `eager(x, y)` is the step itself: it sets each parameter's `.grad` and returns (the loss's array,
-    the outputs' array). `watch` are the objects whose code the step runs (layers, the loss).
+    the outputs' array). `watch()` lists what the step's code reads besides the parameters: objects
+    (layers, the loss), whose attributes are watched, and lists, whose items are.
     `on_refuse(shape, reasons)` hears of each batch shape that stays eager (shape None: every batch).
     """
 
     def __init__(self, eager: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-                 params: list[Tensor], watch: Sequence[Any] = (),
+                 params: list[Tensor], watch: Callable[[], Sequence[Any]] = list,
                  on_refuse: Callable[[tuple[int, ...] | None, list[str]], None] | None = None) -> None:
         self.eager = eager
         self.params = params
@@ -44,9 +47,10 @@ class TrainStep:
         self.pending: dict[tuple[Any, ...], Program] = {}  # traced, not yet checked against a second batch
         self.refused: dict[tuple[Any, ...] | None, list[str]] = {}  # keys that stay eager (None: all), and why
         self.retraces = 0  # how often a change in the model sent the step back to tracing
-        self._attributes = [vars(o) for o in watch if hasattr(o, "__dict__")]
-        self._values = [d.values() for d in self._attributes]  # live views: they follow the attributes
-        self._containers: list[Any] = []  # the lists, tuples and dicts among them (their items count too)
+        self._watch = watch
+        self._watched: list[Any] = []  # attribute views and containers: what a snapshot reads
+        self._tensors: list[Tensor] = list(params)  # the parameters and every Tensor among those attributes
+        self._kept: list[Any] = []  # the objects the snapshot names by id, alive, so no id is reused
         self._traced_with: tuple[Any, ...] | None = None  # the snapshot the programs were traced with
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,20 +75,21 @@ class TrainStep:
             self._refuse(key, ["its replay differed from the eager step on the next batch"])
         return expected[0], expected[1]
 
+    def runs(self, params: list[Tensor]) -> bool:
+        """True when this step trains exactly these parameters (so a later fit may reuse its programs)."""
+        return len(params) == len(self.params) and all(a is b for a, b in zip(params, self.params))
+
     def _snapshot(self) -> tuple[Any, ...]:
         """What the programs depend on besides their inputs, as ids and flags."""
         # All C loops (map, chain): this runs before every replayed batch.
-        params = self.params
-        return (tuple(map(id, map(_DATA, params))), tuple(map(_REQUIRES_GRAD, params)),
-                tuple(map(id, chain.from_iterable(self._values))),
-                tuple(map(id, chain.from_iterable(self._containers))))
+        tensors = self._tensors
+        return (tuple(map(id, map(_DATA, tensors))), tuple(map(_REQUIRES_GRAD, tensors)),
+                tuple(map(id, chain.from_iterable(self._watched))))
 
     def _forget_programs_if_the_model_changed(self) -> None:
         if self._snapshot() == self._traced_with:
             return
-        # an attribute may now hold another list or dict: find the containers again
-        self._containers = [v.values() if type(v) is dict else v for attributes in self._attributes
-                            for v in attributes.values() if type(v) in (list, tuple, dict)]
+        self._look_again()  # a layer added or swapped: watch what the step reads now
         state = self._snapshot()
         if self._traced_with is not None and state != self._traced_with:
             self.ready.clear()
@@ -93,15 +98,26 @@ class TrainStep:
             if self.retraces == _MAX_RETRACES:
                 self._refuse(None, [f"the model changed {_MAX_RETRACES} times during fit"])
         self._traced_with = state
+        self._kept = [list(map(_DATA, self._tensors)), *(list(w) for w in self._watched)]
+
+    def _look_again(self) -> None:
+        """Each watched object's attributes (a live view), the lists, tuples and dicts among them,
+        and the Tensors among both (a weight's array can change without its layer's attributes)."""
+        watched: list[Any] = []
+        for thing in self._watch():
+            if type(thing) in (list, tuple):
+                watched.append(thing)
+            elif hasattr(thing, "__dict__"):
+                attributes = vars(thing).values()
+                watched.append(attributes)
+                watched.extend(v.values() if type(v) is dict else v for v in attributes
+                               if type(v) in (list, tuple, dict))
+        self._watched = watched
+        self._tensors = [*self.params, *(v for v in chain.from_iterable(watched) if isinstance(v, Tensor))]
 
     def _traced_step(self, x: np.ndarray, y: np.ndarray, key: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
         weights = {p.name or f"param{i}": p.data for i, p in enumerate(self.params)}
-        try:
-            result = trace(self._outputs, (x, y), ("x", "y"), weights)
-        except Exception as exc:  # noqa: BLE001 - run the step eagerly: an error of its own shows there
-            outputs = self.eager(x, y)
-            self._refuse(key, [f"tracing it failed ({type(exc).__name__}: {exc})"])
-            return outputs
+        result = trace(self._outputs, (x, y), ("x", "y"), weights)  # the step itself: its errors are eager's
         loss, out, *grads = result.outputs
         self._set_grads(grads)  # the plain arrays, not the traced ones the step made
         if result.program is None:
@@ -139,10 +155,14 @@ def run_eagerly(shape: tuple[int, ...] | None) -> str:
 
 
 def _replays(program: Program, x: np.ndarray, y: np.ndarray, expected: Sequence[Any]) -> bool:
-    try:
-        return _identical(program(x, y), expected)
-    except Exception:  # noqa: BLE001 - a program that cannot run on this batch is one to refuse
-        return False
+    """True when the program computes `expected`, the eager step's outputs on this batch."""
+    # The eager step has just warned about this batch (an overflow, say): the check does not again.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _identical(program(x, y), expected)
+        except Exception:  # noqa: BLE001 - a program that cannot run on this batch is one to refuse
+            return False
 
 
 def _identical(got: Sequence[Any], expected: Sequence[Any]) -> bool:
