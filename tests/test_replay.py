@@ -564,3 +564,14 @@ def test_warnings_of_the_checked_batch_come_once():
         warnings.simplefilter("always")
         eager.fit(x, np.zeros((16, 3), np.float32), epochs=3, batch_size=8, verbose=0)
     assert len(caught_eagerly) > 0 and len(caught) <= len(caught_eagerly)
+
+
+def test_a_loss_set_between_fits_is_not_replayed_with_the_old_ones_program():
+    x, y = RNG.standard_normal((32, 5)).astype(np.float32), RNG.integers(0, 3, 32)
+    histories = []
+    for jit in (False, "auto"):
+        model = _model(_two_dense, nn.SparseCategoricalCrossentropy(from_logits=True), jit)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        model.loss = nn.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")  # no compile
+        histories.append(model.fit(x, y, epochs=2, batch_size=8, verbose=0).history)
+    assert histories[0] == histories[1]

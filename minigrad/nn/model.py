@@ -268,8 +268,9 @@ class Model(Module):
         train_step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = eager_step
         if self.jit_compile is True or (self.jit_compile == "auto" and self._runs_only_builtin_code()):
             step = self.train_function
-            if step is None or not step.runs(params):  # an earlier fit's programs serve while they hold
-                step = TrainStep(eager_step, params, self._read_by_step)
+            made_for = (self.loss, getattr(self.forward, "__func__", self.forward))
+            if step is None or not step.runs(params, made_for):  # an earlier fit's programs serve while they hold
+                step = TrainStep(eager_step, params, self._read_by_step, made_for=made_for)
             step.eager = eager_step
             step.on_refuse = _warn_eager if self.jit_compile is True else None
             self.train_function = train_step = step

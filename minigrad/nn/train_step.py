@@ -39,9 +39,11 @@ class TrainStep:
 
     def __init__(self, eager: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
                  params: list[Tensor], watch: Callable[[], Sequence[Any]] = list,
-                 on_refuse: Callable[[tuple[int, ...] | None, list[str]], None] | None = None) -> None:
+                 on_refuse: Callable[[tuple[int, ...] | None, list[str]], None] | None = None,
+                 made_for: Sequence[Any] = ()) -> None:
         self.eager = eager
         self.params = params
+        self.made_for = tuple(made_for)  # what else the eager step was made from (the loss, the forward)
         self.on_refuse = on_refuse
         self.ready: dict[tuple[Any, ...], Program] = {}  # batch key -> the program to run
         self.pending: dict[tuple[Any, ...], Program] = {}  # traced, not yet checked against a second batch
@@ -75,9 +77,11 @@ class TrainStep:
             self._refuse(key, ["its replay differed from the eager step on the next batch"])
         return expected[0], expected[1]
 
-    def runs(self, params: list[Tensor]) -> bool:
-        """True when this step trains exactly these parameters (so a later fit may reuse its programs)."""
-        return len(params) == len(self.params) and all(a is b for a, b in zip(params, self.params))
+    def runs(self, params: list[Tensor], made_for: Sequence[Any] = ()) -> bool:
+        """True when this step trains exactly these parameters, with the same loss and forward (so a
+        later fit may reuse its programs)."""
+        return (len(params) == len(self.params) and all(a is b for a, b in zip(params, self.params))
+                and len(made_for) == len(self.made_for) and all(a is b for a, b in zip(made_for, self.made_for)))
 
     def _snapshot(self) -> tuple[Any, ...]:
         """What the programs depend on besides their inputs, as ids and flags."""
