@@ -25,7 +25,7 @@ from minigrad.tensor import Tensor
 
 __all__ = ["TrainStep", "run_eagerly"]
 
-_MAX_RETRACES = 16  # a model that changes more often than this during one fit is trained eagerly
+_MAX_RETRACES = 16  # a model that changes more often than this (until compiled again) trains eagerly
 
 
 class TrainStep:
@@ -100,7 +100,7 @@ class TrainStep:
             self.pending.clear()
             self.retraces += 1
             if self.retraces == _MAX_RETRACES:
-                self._refuse(None, [f"the model changed {_MAX_RETRACES} times during fit"])
+                self._refuse(None, [f"the model changed {_MAX_RETRACES} times since it was compiled"])
         self._traced_with = state
         self._kept = [list(map(_DATA, self._tensors)), *(list(w) for w in self._watched)]
 
