@@ -270,8 +270,9 @@ def _run_and_record(fn: Callable[..., Any], name: str | None, args: Sequence[Any
     return recorder.record_results(code, reads, fn(*plain_args, **plain_kwargs), fn)
 
 
-# numpy functions whose Python-number results describe shapes, not values: the same on every batch
-_METADATA = frozenset({np.shape, np.ndim, np.size})
+# numpy functions whose results describe shapes and dtypes, not values: the same on every batch
+# (result_type and can_cast look at dtypes only, numpy 2's rule)
+_METADATA = frozenset({np.shape, np.ndim, np.size, np.result_type, np.can_cast})
 
 
 class _Recorder:

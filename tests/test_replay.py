@@ -372,11 +372,14 @@ def test_a_new_weight_tensor_or_a_swapped_layer_is_traced_again():
         def change(self, model):
             model.loss.reduction = "sum"  # a loss setting: the replay must follow it too
 
-    for layers, change in ((_two_dense, NewKernel), (lambda: [nn.Dense(8), nn.Activation("relu"), nn.Dense(3)], Swap),
-                           (_two_dense, Summed)):
+    for layers, change in ((lambda: [nn.Dense(8), nn.Activation("relu"), nn.Dense(3)], Swap), (_two_dense, Summed)):
         model = _fit_same(layers, [change])
         # a new layer also sets its name and shapes on its first call: one more retrace
         assert model.train_function.ready and 1 <= model.train_function.retraces <= 2
+    # The new kernel is not one of fit's parameters, so eager backward keeps adding to its .grad
+    # batch after batch; a replay would not, so that shape stays eager.
+    model = _fit_same(_two_dense, [NewKernel])
+    assert "also sets .grad of" in model.train_function.refusals()
 
 
 def test_auto_does_not_replay_an_activation_layer_with_user_code():
@@ -575,3 +578,65 @@ def test_a_loss_set_between_fits_is_not_replayed_with_the_old_ones_program():
         model.loss = nn.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")  # no compile
         histories.append(model.fit(x, y, epochs=2, batch_size=8, verbose=0).history)
     assert histories[0] == histories[1]
+
+
+@pytest.mark.filterwarnings("ignore:.*looks like probabilities")
+def test_a_new_layers_list_or_an_overridden_forward_is_not_replayed_stale():
+    x, y = RNG.standard_normal((32, 5)).astype(np.float32), RNG.integers(0, 3, 32)
+    histories = []
+    for jit in (False, "auto"):
+        model = _model(lambda: [nn.Dense(8), nn.Dense(3), nn.Activation("softmax")],
+                       nn.SparseCategoricalCrossentropy(from_logits=True), jit)
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+        model.layers = model.layers[:-1]  # a new list: the softmax goes
+        histories.append(model.fit(x, y, epochs=3, batch_size=8, verbose=0).history)
+    assert histories[0] == histories[1]
+
+    model = _model(_two_dense, nn.SparseCategoricalCrossentropy(from_logits=True), "auto")
+    original = model.forward
+    model.forward = lambda t: original(t * 2.0)  # user code on the instance: not minigrad's own
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.train_function is None
+
+
+def test_a_model_fitted_with_replay_can_be_copied_and_pickled():
+    import copy
+    import pickle
+
+    model = _model(_two_dense, nn.SparseCategoricalCrossentropy(from_logits=True), "auto")
+    x, y = RNG.standard_normal((32, 5)).astype(np.float32), RNG.integers(0, 3, 32)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert model.train_function.ready
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.train_function is None  # its own arrays: it traces its own step
+        assert all(_same(a, b) for a, b in zip(clone.get_weights(), model.get_weights(), strict=True))
+        clone.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        assert clone.train_function.ready
+
+
+def test_a_shape_seen_once_is_not_traced_and_programs_stay_few():
+    model = _model(_two_dense, nn.SparseCategoricalCrossentropy(from_logits=True), "auto")
+    for n in range(10, 40):  # a growing buffer, one batch per fit: every shape new
+        model.fit(RNG.standard_normal((n, 5)).astype(np.float32), RNG.integers(0, 3, n), batch_size=n, verbose=0)
+    step = model.train_function
+    assert not step.ready and not step.pending  # nothing traced: no shape came back
+
+
+def test_a_custom_model_is_not_retraced_by_fits_own_bookkeeping():
+    class Net(nn.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = nn.Dense(8, activation="relu"), nn.Dense(3)
+
+        def forward(self, t):
+            return self.out(self.hidden(t))
+
+    mg.manual_seed(0)
+    model = Net()
+    model.compile(optimizer="adam", loss=nn.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    x, y = RNG.standard_normal((32, 5)).astype(np.float32), RNG.integers(0, 3, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for _ in range(20):
+            model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.train_function.ready and model.train_function.retraces == 0

@@ -47,6 +47,10 @@ class _Accuracy(NamedTuple):
 class Model(Module):
     """A Module that trains itself Keras' way; subclass it and define `forward` (or use Sequential)."""
 
+    # What fit sets on the model for itself and a training step never reads: changing them must not
+    # send fit's replayed step back to tracing (nn/train_step.py).
+    _not_read_by_step = ("history", "stop_training", "train_function")
+
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
         self.name = name or "model"
@@ -58,6 +62,10 @@ class Model(Module):
         self.history: History | None = None
         self.jit_compile: bool | str = "auto"
         self.train_function: TrainStep | None = None  # the last fit's traced step, when it had one
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A traced step reads this model's arrays: a copy (deepcopy, pickle) traces its own.
+        return {**self.__dict__, "train_function": None}
 
     # ----- structure ----------------------------------------------------------------------
     @property
@@ -271,6 +279,7 @@ class Model(Module):
             made_for = (self.loss, getattr(self.forward, "__func__", self.forward))
             if step is None or not step.runs(params, made_for):  # an earlier fit's programs serve while they hold
                 step = TrainStep(eager_step, params, self._read_by_step, made_for=made_for)
+            step.start()
             step.eager = eager_step
             step.on_refuse = _warn_eager if self.jit_compile is True else None
             self.train_function = train_step = step
@@ -369,12 +378,7 @@ class Model(Module):
         return history
 
     def _read_by_step(self) -> list[Any]:
-        """What a training step's code reads besides the parameters: the modules and the loss.
-
-        A Sequential's step reads its layers list, not its other attributes (callbacks may set
-        those on every batch), so for it the list stands in for the model's own attributes."""
-        if type(self) is Sequential:
-            return [self.layers, *(m for m in self.modules() if m is not self), self.loss]
+        """What a training step's code reads besides the parameters: the modules and the loss."""
         return [*self.modules(), self.loss]
 
     def _runs_only_builtin_code(self) -> bool:
@@ -383,8 +387,9 @@ class Model(Module):
         Code of your own may read Python state a replay would not read again, so it is traced only
         when you ask (jit_compile=True)."""
         def builtin(module: Module) -> bool:
-            return type(module) in _REPLAYABLE and (not isinstance(module, (Dense, Activation))
-                                                    or module._activation in ACTIVATIONS.values())
+            if type(module) not in _REPLAYABLE or "forward" in vars(module) or "call" in vars(module):
+                return False  # not our class, or our class with its code replaced on the instance
+            return not isinstance(module, (Dense, Activation)) or module._activation in ACTIVATIONS.values()
         return _has_batch_path(self.loss) and all(map(builtin, self.modules()))
 
     # ----- evaluate / predict -------------------------------------------------------------
