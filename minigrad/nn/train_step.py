@@ -100,8 +100,7 @@ class TrainStep:
     def runs(self, params: list[Tensor], made_for: Sequence[Any] = ()) -> bool:
         """True when this step trains exactly these parameters, with the same loss and forward (so a
         later fit may reuse its programs)."""
-        return (len(params) == len(self.params) and all(a is b for a, b in zip(params, self.params))
-                and len(made_for) == len(self.made_for) and all(a is b for a, b in zip(made_for, self.made_for)))
+        return _same_objects(params, self.params) and _same_objects(made_for, self.made_for)
 
     def _snapshot(self) -> tuple[Any, ...]:
         """What the programs depend on besides their inputs, as ids and flags."""
@@ -190,6 +189,10 @@ class TrainStep:
 def run_eagerly(shape: tuple[int, ...] | None) -> str:
     """The words for the batches of one input shape (None: all of them) that run eagerly."""
     return "every batch runs eagerly" if shape is None else f"batches of shape {shape} run eagerly"
+
+
+def _same_objects(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _keep(programs: dict[tuple[Any, ...], Program], key: tuple[Any, ...], program: Program) -> None:
